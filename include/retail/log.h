@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/* Levelled, line-oriented logging to stderr.
+ *
+ * Threads: every function may be called from any thread. Each line is
+ * written with one write(2), so lines from different threads never
+ * interleave. The level is checked before any formatting happens.
+ * Never pass a secret (API key, token, password) to these functions. */
+#ifndef RETAIL_LOG_H
+#define RETAIL_LOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum log_level {
+    LOG_DEBUG = 0,
+    LOG_INFO = 1,
+    LOG_WARN = 2,
+    LOG_ERROR = 3,
+};
+
+/* Sets the lowest level that is written (default LOG_INFO). */
+void log_set_level(enum log_level level);
+
+/* True if a line at level would be written. */
+bool log_enabled(enum log_level level);
+
+/* Parses "debug", "info", "warn" or "error"; returns false for anything else. */
+bool log_level_parse(const char *text, enum log_level *level);
+
+/* Name of a level, upper case ("INFO"). */
+const char *log_level_name(enum log_level level);
+
+/* Writes one line: time, level, event (a short tag such as "startup") and
+ * the formatted message. Lines longer than 2 KiB are cut. Prefer the macros,
+ * which skip formatting when the level is off. */
+void log_emit(enum log_level level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define log_at(level, ...)                                                                         \
+    do {                                                                                           \
+        if (log_enabled(level)) {                                                                  \
+            log_emit(level, __VA_ARGS__);                                                          \
+        }                                                                                          \
+    } while (0)
+#define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_at(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_at(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_at(LOG_ERROR, __VA_ARGS__)
+
+/* Lets one line through per interval, so that a flood of the same event
+ * (the fallback served under load, say) does not flood the log. Zero it
+ * before use; it needs no destruction. */
+struct log_ratelimit {
+    _Atomic int64_t next_ms;
+    _Atomic uint64_t suppressed;
+};
+
+/* True when the caller may log now; *suppressed then receives how many
+ * events were refused since the last one let through. */
+bool log_ratelimit_allow(struct log_ratelimit *limit, int64_t interval_ms, uint64_t *suppressed);
+
+#endif
