@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* Constant-time API key comparison over fixed-size padded slots. */
+#include "retail/auth.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct auth {
+    size_t count;
+    struct {
+        size_t len;
+        unsigned char bytes[AUTH_KEY_SLOT];
+    } keys[];
+};
+
+struct auth *
+auth_create(char *const *keys, size_t count)
+{
+    struct auth *auth = calloc(1, sizeof(*auth) + count * sizeof(auth->keys[0]));
+
+    if (auth == NULL) {
+        return NULL;
+    }
+    auth->count = count;
+    for (size_t i = 0; i < count; i++) {
+        size_t len = strlen(keys[i]);
+
+        if (len == 0 || len > AUTH_KEY_SLOT) {
+            auth_destroy(auth);
+            return NULL;
+        }
+        auth->keys[i].len = len;
+        memcpy(auth->keys[i].bytes, keys[i], len);
+    }
+    return auth;
+}
+
+void
+auth_destroy(struct auth *auth)
+{
+    if (auth == NULL) {
+        return;
+    }
+    explicit_bzero(auth, sizeof(*auth) + auth->count * sizeof(auth->keys[0]));
+    free(auth);
+}
+
+enum auth_result
+auth_check(const struct auth *auth, const char *presented, size_t len)
+{
+    unsigned char padded[AUTH_KEY_SLOT];
+    unsigned matched = 0;
+
+    if (presented == NULL || len == 0) {
+        return AUTH_MISSING;
+    }
+    /* Longer than any key can be: no comparison could match. Its length
+     * is the caller's own, so refusing it early leaks nothing. */
+    if (len > AUTH_KEY_SLOT) {
+        return AUTH_INVALID;
+    }
+    memset(padded, 0, sizeof(padded));
+    memcpy(padded, presented, len);
+    for (size_t k = 0; k < auth->count; k++) {
+        /* volatile keeps the compiler from turning this into an early exit */
+        volatile unsigned char diff = 0;
+        size_t len_diff = auth->keys[k].len ^ len;
+
+        for (size_t i = 0; i < AUTH_KEY_SLOT; i++) {
+            diff |= (unsigned char)(auth->keys[k].bytes[i] ^ padded[i]);
+        }
+        matched |= (unsigned)((diff | (len_diff != 0)) == 0);
+    }
+    explicit_bzero(padded, sizeof(padded));
+    return matched ? AUTH_OK : AUTH_INVALID;
+}
