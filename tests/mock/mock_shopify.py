@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""A mock of Shopify's REST Admin API for retail-api's tests and benchmarks.
+
+Serves a generated catalog of any size, in the shape of Shopify's REST
+products.json (see tests/fixtures/shopify), with real Link pagination
+(opaque page_info cursors; other parameters beside page_info are refused
+with 400, as Shopify does). It checks X-Shopify-Access-Token, and can be
+told to misbehave. Python standard library only.
+
+Control endpoints (no token needed), all JSON:
+  POST /__mock/mode     {"mode": "ok"|"hang"|"slow"|"status"|"html500"|"broken_json",
+                         "delay_ms": 800, "status": 429}
+  POST /__mock/catalog  {"products": 1000, "seed": 1}   regenerate the catalog
+  GET  /__mock/catalog  the products as served (Shopify shape)
+  GET  /__mock/stats    {"requests": {"products": n, "shop": n}, "mode": ...}
+  POST /__mock/reset    mode ok, counters zero
+
+Start: mock_shopify.py --port 0 --products 100 --token T
+It prints "READY port=<n>" on stdout once listening.
+"""
+import argparse
+import base64
+import json
+import random
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+HANG_LIMIT_S = 120  # a hung request is dropped after this, so nothing hangs forever
+
+STATE = {
+    "lock": threading.Lock(),
+    "mode": "ok",
+    "delay_ms": 0,
+    "status": 500,
+    "products": [],
+    "counts": {"products": 0, "shop": 0, "other": 0},
+    "token": "",
+    "generation": 0,
+}
+
+CATEGORIES = ["Snowboard", "Apparel", "Footwear", "Home & Kitchen", "Electronics", "Beauty",
+              "Cult Products", "Accessories"]
+VENDORS = ["Burton", "Apple", "Northwind", "Harbor & Pine", "Voltline", "Petal & Stone"]
+NOUNS = ["Board", "Jacket", "Boots", "Kettle", "Speaker", "Serum", "iPod", "Wallet", "Lamp"]
+
+
+def make_catalog(count, seed):
+    """Products in Shopify's REST shape. Ids start past 2**53 so that any
+    loss of precision shows; prices are decimal strings such as "29.99"."""
+    rng = random.Random(seed)
+    products = []
+    base = 2 ** 53 + 1
+    for n in range(count):
+        pid = base + n * 2
+        category = CATEGORIES[n % len(CATEGORIES)]
+        title = f"{rng.choice(['Classic', 'Pro', 'Mini', 'Ultra', 'Eco'])} {NOUNS[n % len(NOUNS)]} {n + 1}"
+        variants = []
+        for k in range(1 + n % 3):
+            whole = rng.randint(1, 500)
+            cents = rng.choice(["99", "95", "00", "50", "10"])
+            quantity = rng.choice([0, 0, 1, 5, 10, 20])
+            variants.append({
+                "id": pid * 10 + k,
+                "product_id": pid,
+                "title": ["Default Title", "Red", "Blue"][k],
+                "price": f"{whole}.{cents}",
+                "sku": f"SKU-{n}-{k}" if k != 2 else None,
+                "position": k + 1,
+                "inventory_policy": "deny",
+                "compare_at_price": f"{whole + 10}.{cents}" if k == 0 and n % 4 == 0 else None,
+                "inventory_management": "shopify",
+                "inventory_quantity": quantity,
+                "old_inventory_quantity": quantity,
+                "presentment_prices": [
+                    {"price": {"amount": f"{whole}.{cents}", "currency_code": "USD"},
+                     "compare_at_price": None}
+                ],
+                "admin_graphql_api_id": f"gid://shopify/ProductVariant/{pid * 10 + k}",
+            })
+        images = []
+        if n % 5 != 0:
+            images.append({"id": pid + 7, "product_id": pid, "position": 1,
+                           "src": f"https://cdn.shopify.com/s/files/mock/{pid}.jpg"})
+        products.append({
+            "id": pid,
+            "title": title,
+            "body_html": f"<p>{title}: a \"mock\" product &amp; friends.</p>",
+            "vendor": VENDORS[n % len(VENDORS)],
+            "product_type": category,
+            "created_at": "2025-04-02T11:29:59-05:00",
+            "handle": f"{title.lower().replace(' ', '-')}",
+            "updated_at": "2025-04-02T11:29:59-05:00",
+            "published_at": "2025-04-02T11:29:59-05:00",
+            "template_suffix": None,
+            "published_scope": "web",
+            "tags": ", ".join(rng.sample(["sale", "new", "winter", "gift", "eco", "bestseller"], 2)),
+            "status": "active",
+            "admin_graphql_api_id": f"gid://shopify/Product/{pid}",
+            "variants": variants,
+            "options": [{"id": pid + 3, "product_id": pid, "name": "Title", "position": 1,
+                         "values": [v["title"] for v in variants]}],
+            "images": images,
+            "image": images[0] if images else None,
+        })
+    return products
+
+
+def encode_cursor(offset, generation):
+    raw = json.dumps({"o": offset, "g": generation}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text):
+    padded = text + "=" * (-len(text) % 4)
+    data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    return int(data["o"])
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "mock-shopify/1"
+
+    def log_message(self, fmt, *args):  # keep test output quiet
+        pass
+
+    def send_json(self, status, body, headers=None):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(length) or b"{}") if length else {}
+
+    # --- control -----------------------------------------------------------
+    def do_POST(self):
+        path = urlsplit(self.path).path
+        body = self.read_body()
+        with STATE["lock"]:
+            if path == "/__mock/mode":
+                STATE["mode"] = body.get("mode", "ok")
+                STATE["delay_ms"] = int(body.get("delay_ms", 0))
+                STATE["status"] = int(body.get("status", 500))
+            elif path == "/__mock/catalog":
+                STATE["products"] = make_catalog(int(body.get("products", 100)),
+                                                 int(body.get("seed", 1)))
+                STATE["generation"] += 1
+            elif path == "/__mock/reset":
+                STATE["mode"] = "ok"
+                STATE["delay_ms"] = 0
+                for key in STATE["counts"]:
+                    STATE["counts"][key] = 0
+            else:
+                return self.send_json(404, {"errors": "Not Found"})
+        self.send_json(200, {"ok": True})
+
+    def control_get(self, path):
+        with STATE["lock"]:
+            if path == "/__mock/stats":
+                return self.send_json(200, {"requests": dict(STATE["counts"]),
+                                            "mode": STATE["mode"],
+                                            "products": len(STATE["products"])})
+            if path == "/__mock/catalog":
+                return self.send_json(200, {"products": STATE["products"]})
+        return self.send_json(404, {"errors": "Not Found"})
+
+    # --- the Admin API -----------------------------------------------------
+    def misbehave(self):
+        """Applies the current mode; returns True when the answer was given."""
+        with STATE["lock"]:
+            mode, delay, status = STATE["mode"], STATE["delay_ms"], STATE["status"]
+        if mode == "hang":
+            deadline = time.monotonic() + HANG_LIMIT_S
+            while time.monotonic() < deadline:
+                with STATE["lock"]:
+                    if STATE["mode"] != "hang":
+                        break
+                time.sleep(0.05)
+            self.close_connection = True
+            return True
+        if mode == "slow":
+            time.sleep(delay / 1000.0)
+            return False
+        if mode == "html500":
+            page = b"<html><body><h1>500 Internal Server Error</h1></body></html>"
+            self.send_response(500)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return True
+        if mode == "status":
+            headers = {"Retry-After": "2.0"} if status == 429 else {}
+            messages = {401: "[API] Invalid API key or access token (unrecognized login or wrong password)",
+                        402: "Unavailable Shop", 404: "Not Found",
+                        429: "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."}
+            self.send_json(status, {"errors": messages.get(status, "Error")}, headers)
+            return True
+        return False
+
+    def do_GET(self):
+        url = urlsplit(self.path)
+        if url.path.startswith("/__mock/"):
+            return self.control_get(url.path)
+        parts = url.path.split("/")
+        # /admin/api/<version>/<resource>.json
+        if len(parts) != 5 or parts[1] != "admin" or parts[2] != "api":
+            return self.send_json(404, {"errors": "Not Found"})
+        version, resource = parts[3], parts[4]
+        kind = {"products.json": "products", "shop.json": "shop"}.get(resource, "other")
+        with STATE["lock"]:
+            STATE["counts"][kind] += 1
+            token = STATE["token"]
+        if self.headers.get("X-Shopify-Access-Token") != token:
+            return self.send_json(401, {"errors": "[API] Invalid API key or access token "
+                                                  "(unrecognized login or wrong password)"},
+                                  {"WWW-Authenticate": 'Basic Realm="Shopify API Authentication"'})
+        if self.misbehave():
+            return None
+        headers = {"X-Shopify-API-Version": version, "X-Shopify-Shop-Api-Call-Limit": "1/40"}
+        if kind == "shop":
+            return self.send_json(200, {"shop": {"id": 548380009, "name": "Mock Shop",
+                                                 "currency": "USD"}}, headers)
+        if kind != "products":
+            return self.send_json(404, {"errors": "Not Found"})
+        return self.products(url, version, headers)
+
+    def products(self, url, version, headers):
+        query = parse_qs(url.query, keep_blank_values=True)
+        try:
+            limit = int(query.get("limit", ["50"])[0])
+        except ValueError:
+            return self.send_json(400, {"errors": {"limit": "invalid"}})
+        limit = max(1, min(250, limit))
+        offset = 0
+        if "page_info" in query:
+            extra = sorted(set(query) - {"page_info", "limit"})
+            if extra:
+                return self.send_json(400, {"errors": {extra[0]: f"{extra[0]} cannot be passed when page_info is present. See https://shopify.dev/api/usage/pagination-rest for more information."}})
+            try:
+                offset = decode_cursor(query["page_info"][0])
+            except Exception:
+                return self.send_json(400, {"errors": {"page_info": "Invalid value."}})
+        with STATE["lock"]:
+            products = STATE["products"]
+            generation = STATE["generation"]
+            mode = STATE["mode"]
+        page = products[offset:offset + limit]
+        base = f"http://{self.headers.get('Host')}/admin/api/{version}/products.json?limit={limit}"
+        links = []
+        if offset > 0:
+            links.append(f'<{base}&page_info={encode_cursor(max(0, offset - limit), generation)}>; rel="previous"')
+        if offset + limit < len(products):
+            links.append(f'<{base}&page_info={encode_cursor(offset + limit, generation)}>; rel="next"')
+        if links:
+            headers["Link"] = ", ".join(links)
+        body = json.dumps({"products": page}).encode()
+        if mode == "broken_json":
+            body = body[: len(body) // 2]
+        self.send_json(200, body, headers)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="mock Shopify REST Admin API")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--products", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--token", default="shpat_mock_token")
+    args = parser.parse_args()
+    STATE["token"] = args.token
+    STATE["products"] = make_catalog(args.products, args.seed)
+    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    server.daemon_threads = True
+    print(f"READY port={server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
