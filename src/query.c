@@ -57,25 +57,27 @@ query_products_add(struct products_query *q, const char *key, const char *value,
     static const struct {
         const char *name;
         unsigned bit;
-    } known[] = {{"limit", SEEN_LIMIT},
-                 {"page", SEEN_PAGE},
-                 {"offset", SEEN_OFFSET},
-                 {"category", SEEN_CATEGORY}};
+        const char *repeated;
+    } known[] = {{"limit", SEEN_LIMIT, "limit may be given only once"},
+                 {"page", SEEN_PAGE, "page may be given only once"},
+                 {"offset", SEEN_OFFSET, "offset may be given only once"},
+                 {"category", SEEN_CATEGORY, "category may be given only once"}};
     unsigned bit = 0;
     uint64_t number;
-    const char *name = NULL;
+    const char *name = NULL, *repeated = NULL;
 
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
         if (strcmp(key, known[i].name) == 0) {
             bit = known[i].bit;
             name = known[i].name;
+            repeated = known[i].repeated;
         }
     }
     if (bit == 0) {
         return RETAIL_OK; /* unknown parameters are ignored */
     }
     if (q->seen & bit) {
-        return refuse(err, name, "give this parameter at most once");
+        return refuse(err, name, repeated);
     }
     q->seen |= bit;
     switch (bit) {
