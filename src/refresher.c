@@ -228,7 +228,7 @@ check_store(struct refresher *r)
         struct catalog *current = cache_acquire(r->cache);
 
         /* Redis was away at start-up: warm up now if nothing is served yet. */
-        if (current == NULL && refresher_warm_up(r) != RETAIL_OK) {
+        if (current == NULL && r->has_source && refresher_warm_up(r) != RETAIL_OK) {
             log_debug("cache", "Redis still holds no usable catalog");
         }
         catalog_unref(current);
@@ -261,7 +261,11 @@ refresher_main(void *arg)
     int64_t now = clock_mono_ms();
     int64_t next_refresh, next_store = INT64_MAX;
 
-    if (r->has_store) {
+    if (r->has_store && !r->has_source) {
+        check_store(r); /* only for /health: nothing to warm up without a shop */
+        now = clock_mono_ms();
+        next_store = now + (r->store_up ? r->settings.store_check_ms : STORE_RETRY_MS);
+    } else if (r->has_store) {
         if (refresher_warm_up(r) != RETAIL_OK) {
             log_debug("cache", "warm-up found nothing to serve");
         }
