@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs the Debian packages retail-api needs that are missing.
+#   scripts/deps.sh run    to build and run the server
+#   scripts/deps.sh test   to build and run every test
+# Runs apt-get update and install only when something is missing; needs
+# root (or sudo) only then.
+set -euo pipefail
+
+need_libs=(pkg-config make libmicrohttpd-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev)
+need_cmds=(redis-server:redis-server)
+case "${1:-run}" in
+run) ;;
+test)
+    need_libs+=(libcmocka-dev clang-format)
+    need_cmds+=(python3:python3)
+    ;;
+*)
+    echo "usage: $0 run|test" >&2
+    exit 2
+    ;;
+esac
+
+missing=()
+for pkg in "${need_libs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+for entry in "${need_cmds[@]}"; do
+    if ! command -v "${entry%%:*}" >/dev/null 2>&1; then
+        missing+=("${entry#*:}")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        sudo=(sudo)
+    else
+        echo "deps: missing ${missing[*]}; run as root or install them with apt-get" >&2
+        exit 1
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
