@@ -41,8 +41,15 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 uses_config=false
+port=${PORT:-8000}
+previous=""
 for arg in "$@"; do
-    case "$arg" in --config | --config=*) uses_config=true ;; esac
+    case "$arg" in
+    --config | --config=*) uses_config=true ;;
+    --port=*) port=${arg#--port=} ;;
+    esac
+    [ "$previous" = "--port" ] && port=$arg
+    previous=$arg
 done
 
 # An API key for local use, unless one is configured.
@@ -56,25 +63,25 @@ if [ -z "${API_KEYS:-}" ] && [ -z "${API_KEY:-}" ] && ! $uses_config; then
     fi
     API_KEYS=$(cat "$keyfile")
     export API_KEYS
-    echo "run: try  curl -H \"X-API-Key: \$(cat $keyfile)\" localhost:${PORT:-8000}/v1/products/?limit=5"
+    echo "run: try  curl -H \"X-API-Key: \$(cat $keyfile)\" localhost:$port/v1/products/?limit=5"
 fi
 
 # A private Redis, unless one is configured.
 if [ -z "${REDIS_URL:-}" ] && ! $uses_config; then
-    port=""
+    redis_port=""
     for candidate in $(seq 16379 16479); do
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
-            port=$candidate
+            redis_port=$candidate
             break
         fi
     done
-    if [ -n "$port" ] && command -v redis-server >/dev/null 2>&1; then
-        redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+    if [ -n "$redis_port" ] && command -v redis-server >/dev/null 2>&1; then
+        redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
             --dir "$rundir" >"$rundir/redis.log" 2>&1 &
         redis_pid=$!
         echo "$redis_pid" >"$rundir/redis.pid"
         for _ in $(seq 1 100); do
-            if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
+            if redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG; then
                 break
             fi
             if ! kill -0 "$redis_pid" 2>/dev/null; then
@@ -83,9 +90,9 @@ if [ -z "${REDIS_URL:-}" ] && ! $uses_config; then
             sleep 0.05
         done
     fi
-    if [ -n "$redis_pid" ] && redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
-        export REDIS_URL="redis://127.0.0.1:$port/0"
-        echo "run: started a private redis-server on 127.0.0.1:$port (pid $redis_pid)"
+    if [ -n "$redis_pid" ] && redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG; then
+        export REDIS_URL="redis://127.0.0.1:$redis_port/0"
+        echo "run: started a private redis-server on 127.0.0.1:$redis_port (pid $redis_pid)"
     else
         export REDIS_URL=none
         echo "run: could not start redis-server (see $rundir/redis.log); running memory-only"
