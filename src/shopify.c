@@ -367,6 +367,20 @@ out:
     return rc;
 }
 
+/* FNV-1a of a page_info, to notice a Link that leads back to a page
+ * already read (which would otherwise walk Shopify up to max_pages). */
+static uint64_t
+cursor_hash(const char *page_info)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    for (const char *p = page_info; *p != '\0'; p++) {
+        h ^= (unsigned char)*p;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
 int
 shopify_fetch_catalog(struct shopify_client *c, struct catalog_builder *builder,
                       struct fetch_report *report)
@@ -375,13 +389,19 @@ shopify_fetch_catalog(struct shopify_client *c, struct catalog_builder *builder,
     char what[64];
     char page_info[LINK_PAGE_INFO_MAX];
     char currency[CURRENCY_MAX];
+    uint64_t *seen = NULL;
     unsigned page;
     int rc;
 
     memset(report, 0, sizeof(*report));
+    seen = calloc(c->max_pages, sizeof(*seen));
+    if (seen == NULL) {
+        snprintf(report->error, sizeof(report->error), "out of memory");
+        return RETAIL_ERR_NOMEM;
+    }
     rc = fetch_currency(c, currency, report);
     if (rc != RETAIL_OK) {
-        return rc;
+        goto out;
     }
     snprintf(url, sizeof(url), "%s/admin/api/%s/products.json?limit=%d", c->base_url,
              c->api_version, SHOPIFY_PAGE_LIMIT);
@@ -392,27 +412,42 @@ shopify_fetch_catalog(struct shopify_client *c, struct catalog_builder *builder,
             rc = add_page(c, builder, currency, page, report);
         }
         if (rc != RETAIL_OK) {
-            return rc;
+            goto out;
         }
         if (c->link_overflow) {
             snprintf(report->error, sizeof(report->error), "page %u: Link header too long", page);
-            return RETAIL_ERR_PARSE;
+            rc = RETAIL_ERR_PARSE;
+            goto out;
         }
         rc = link_next_page_info(c->link, c->link_len, page_info, sizeof(page_info));
         if (rc == RETAIL_ERR_NOT_FOUND) {
-            return RETAIL_OK;
+            rc = RETAIL_OK;
+            goto out;
         }
         if (rc != RETAIL_OK) {
             snprintf(report->error, sizeof(report->error),
                      "page %u: malformed Link header or page_info", page);
-            return RETAIL_ERR_PARSE;
+            rc = RETAIL_ERR_PARSE;
+            goto out;
+        }
+        seen[page - 1] = cursor_hash(page_info);
+        for (unsigned i = 0; i + 1 < page; i++) {
+            if (seen[i] == seen[page - 1]) {
+                snprintf(report->error, sizeof(report->error),
+                         "page %u: the Link header leads back to a page already read", page);
+                rc = RETAIL_ERR_PARSE;
+                goto out;
+            }
         }
         /* Shopify refuses other parameters beside page_info, limit aside. */
         snprintf(url, sizeof(url), "%s/admin/api/%s/products.json?limit=%d&page_info=%s",
                  c->base_url, c->api_version, SHOPIFY_PAGE_LIMIT, page_info);
     }
     snprintf(report->error, sizeof(report->error), "more than %u pages", c->max_pages);
-    return RETAIL_ERR_LIMIT;
+    rc = RETAIL_ERR_LIMIT;
+out:
+    free(seen);
+    return rc;
 }
 
 static int

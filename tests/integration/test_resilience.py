@@ -133,6 +133,20 @@ class ShopifyFailsLaterTest(unittest.TestCase):
         self.assertIn("Shopify API TIMEOUT", server.log_text())
 
 
+class LinkLoopTest(unittest.TestCase):
+    def test_a_link_back_to_a_read_page_fails_the_refresh_at_once(self):
+        mock = MockShopify(products=600)
+        self.addCleanup(mock.stop)
+        mock.set_mode("loop_link")
+        server = RetailApi(shopify_env(mock))
+        self.addCleanup(server.stop)
+        wait_until(lambda: "already read" in (server.health()["components"]["shopify"]["last_error"] or ""),
+                   10, "the refresh to fail on the loop")
+        # shop.json, page 1, the first page again: then it stops.
+        self.assertLessEqual(mock.stats()["requests"]["products"], 2)
+        self.assertEqual(server.get("/v1/products").json()["source"], "fallback")
+
+
 class RestartTest(unittest.TestCase):
     def test_a_restart_is_served_warm_from_redis_with_shopify_down(self):
         redis = Redis()

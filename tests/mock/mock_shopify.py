@@ -9,7 +9,7 @@ with 400, as Shopify does). It checks X-Shopify-Access-Token, and can be
 told to misbehave. Python standard library only.
 
 Control endpoints (no token needed), all JSON:
-  POST /__mock/mode     {"mode": "ok"|"hang"|"slow"|"status"|"html500"|"broken_json",
+  POST /__mock/mode     {"mode": "ok"|"hang"|"slow"|"status"|"html500"|"broken_json"|"loop_link",
                          "delay_ms": 800, "status": 429}
   POST /__mock/catalog  {"products": 1000, "seed": 1}   regenerate the catalog
   GET  /__mock/catalog  the products as served (Shopify shape)
@@ -259,7 +259,10 @@ class Handler(BaseHTTPRequestHandler):
         links = []
         if offset > 0:
             links.append(f'<{base}&page_info={encode_cursor(max(0, offset - limit), generation)}>; rel="previous"')
-        if offset + limit < len(products):
+        if mode == "loop_link":
+            # A broken upstream: "next" leads back to the first page, forever.
+            links.append(f'<{base}&page_info={encode_cursor(0, generation)}>; rel="next"')
+        elif offset + limit < len(products):
             links.append(f'<{base}&page_info={encode_cursor(offset + limit, generation)}>; rel="next"')
         if links:
             headers["Link"] = ", ".join(links)
