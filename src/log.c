@@ -84,6 +84,13 @@ log_emit(enum log_level level, const char *event, const char *fmt, ...)
     if (len > sizeof(line) - 2) {
         len = sizeof(line) - 2; /* cut, keeping room for the newline */
     }
+    /* One event, one line: text from upstream (error messages, headers)
+     * cannot break a line or smuggle terminal escapes into it. */
+    for (size_t i = (size_t)head; i < len; i++) {
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7F) {
+            line[i] = ' ';
+        }
+    }
     line[len++] = '\n';
     /* One write so that concurrent lines do not interleave; a failed write
      * to stderr has nowhere better to be reported. */
