@@ -24,6 +24,7 @@
 #define LISTEN_BACKLOG 1024
 #define IDLE_TIMEOUT_S 30
 #define FALLBACK_LOG_INTERVAL_MS 10000
+#define MISS_LOG_INTERVAL_MS 1000
 #define DRAIN_WAIT_MS 2000
 
 enum route {
@@ -39,6 +40,8 @@ struct http_server {
     int listen_fd;
     atomic_uint suspended; /* connections suspended and not yet run again */
     struct log_ratelimit fallback_log;
+    struct log_ratelimit wait_log;
+    struct log_ratelimit miss_log;
 };
 
 /* State kept only by requests that wait for the first catalog; a request
@@ -213,9 +216,9 @@ answer_health(struct http_server *s, struct MHD_Connection *connection)
 
 /* Answers a products or product request from catalog. */
 static enum MHD_Result
-answer_from(struct http_server *s, struct MHD_Connection *connection, const struct catalog *c,
-            enum route route, const struct products_query *query, const char *id,
-            const char *source, const char *x_cache)
+answer_from(struct MHD_Connection *connection, const struct catalog *c, enum route route,
+            const struct products_query *query, const char *id, const char *source,
+            const char *x_cache)
 {
     struct reply reply = {x_cache, (clock_wall_ms() - catalog_fetched_at_ms(c)) / 1000, NULL,
                           false};
@@ -238,7 +241,6 @@ answer_from(struct http_server *s, struct MHD_Connection *connection, const stru
         log_debug("cache", "Cache %s: returning products from %s (%zu in catalog)", x_cache, source,
                   catalog_count(c));
     }
-    (void)s;
     return send_json(connection, MHD_HTTP_OK, &body, &reply);
 }
 
@@ -255,7 +257,7 @@ answer_fallback(struct http_server *s, struct MHD_Connection *connection, enum r
                  " more fallback answers since the last line)",
                  why, suppressed);
     }
-    return answer_from(s, connection, s->deps.fallback, route, query, id, "fallback", "FALLBACK");
+    return answer_from(connection, s->deps.fallback, route, query, id, "fallback", "FALLBACK");
 }
 
 /* The answer once the request knows whether it waited. */
@@ -275,13 +277,19 @@ answer_products(struct http_server *s, struct MHD_Connection *connection, enum r
     }
     if (!waited) {
         health_count(s->deps.health, HEALTH_HITS);
-        ret = answer_from(s, connection, c, route, query, id, "cache", "HIT");
+        ret = answer_from(connection, c, route, query, id, "cache", "HIT");
     } else {
+        uint64_t suppressed = 0;
+
         health_count(s->deps.health, HEALTH_MISSES);
-        log_info("cache", "Cache MISS: answered after waiting %lld ms for the first catalog",
-                 (long long)(clock_mono_ms() - started_ms));
+        if (log_ratelimit_allow(&s->miss_log, MISS_LOG_INTERVAL_MS, &suppressed)) {
+            log_info("cache",
+                     "Cache MISS: answered after waiting %lld ms for the first catalog (%" PRIu64
+                     " more misses since the last line)",
+                     (long long)(clock_mono_ms() - started_ms), suppressed);
+        }
         ret =
-            answer_from(s, connection, c, route, query, id,
+            answer_from(connection, c, route, query, id,
                         catalog_origin(c) == CATALOG_ORIGIN_SHOPIFY ? "shopify" : "cache", "MISS");
     }
     catalog_unref(c);
@@ -294,6 +302,7 @@ park(struct http_server *s, struct MHD_Connection *connection, void **con_cls, e
      const struct products_query *query, const char *id, int64_t started_ms)
 {
     struct request *req = calloc(1, sizeof(*req));
+    uint64_t suppressed = 0;
 
     if (req == NULL) {
         return send_static_error(connection);
@@ -308,8 +317,12 @@ park(struct http_server *s, struct MHD_Connection *connection, void **con_cls, e
     }
     memcpy(req->id, id, sizeof(req->id));
     *con_cls = req;
-    log_info("cache", "Cache MISS: no catalog yet, waiting up to %lld ms for Shopify",
-             (long long)s->deps.products_deadline_ms);
+    if (log_ratelimit_allow(&s->wait_log, MISS_LOG_INTERVAL_MS, &suppressed)) {
+        log_info("cache",
+                 "Cache MISS: no catalog yet, waiting up to %lld ms for Shopify (%" PRIu64
+                 " more requests waited since the last line)",
+                 (long long)s->deps.products_deadline_ms, suppressed);
+    }
     atomic_fetch_add(&s->suspended, 1);
     MHD_suspend_connection(connection);
     waiters_park(s->deps.waiters, &req->waiter, connection,

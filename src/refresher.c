@@ -12,6 +12,7 @@
 #include <string.h>
 
 #define STORE_RETRY_MS 1000
+#define MIN_REFRESH_GAP_MS 1000
 
 struct refresher {
     struct refresher_settings settings;
@@ -235,23 +236,23 @@ check_store(struct refresher *r)
     }
 }
 
-/* When the catalog in service is due for a refresh (monotonic ms). */
+/* When the catalog in service is due for a refresh (monotonic ms): at 80 %
+ * of its TTL, counted from when it was read, so that a slow refresh does not
+ * push the next one past the TTL; but never sooner than min_gap_ms. */
 static int64_t
-first_refresh_due(struct refresher *r, int64_t now)
+refresh_due(struct refresher *r, int64_t now, int64_t min_gap_ms)
 {
     struct catalog *current = cache_acquire(r->cache);
     int64_t lead = r->settings.ttl_ms * 4 / 5;
-    int64_t due = now;
+    int64_t wait = 0;
 
     if (current != NULL) {
         int64_t age = clock_wall_ms() - catalog_fetched_at_ms(current);
 
-        if (age < lead) {
-            due = now + (lead - age);
-        }
+        wait = age < lead ? lead - age : 0;
         catalog_unref(current);
     }
-    return due;
+    return now + (wait > min_gap_ms ? wait : min_gap_ms);
 }
 
 static void *
@@ -272,7 +273,7 @@ refresher_main(void *arg)
         now = clock_mono_ms();
         next_store = now + (r->store_up ? r->settings.store_check_ms : STORE_RETRY_MS);
     }
-    next_refresh = r->has_source ? first_refresh_due(r, now) : INT64_MAX;
+    next_refresh = r->has_source ? refresh_due(r, now, 0) : INT64_MAX;
     pthread_mutex_lock(&r->lock);
     while (!r->stop) {
         now = clock_mono_ms();
@@ -281,7 +282,7 @@ refresher_main(void *arg)
             int rc = refresher_refresh_once(r);
             now = clock_mono_ms();
             next_refresh = rc == RETAIL_OK
-                               ? now + r->settings.ttl_ms * 4 / 5
+                               ? refresh_due(r, now, MIN_REFRESH_GAP_MS)
                                : now + refresher_backoff_ms(r->settings.ttl_ms, r->failures);
             pthread_mutex_lock(&r->lock);
             continue;
