@@ -53,7 +53,8 @@ lines_have_time_level_event_and_one_line_each(void **state)
     assert_non_null(strstr(text, " ERROR test: last\n"));
     /* Three lines: the newline and escape inside the message are blanked. */
     second = strchr(text, '\n') + 1;
-    assert_non_null(strstr(second, " WARN  shopify: header said \"evil INFO  forged: line [31m\"\n"));
+    assert_non_null(
+        strstr(second, " WARN  shopify: header said \"evil INFO  forged: line [31m\"\n"));
     assert_int_equal(text[4], '-');
     assert_int_equal(text[10], 'T');
     assert_int_equal(text[23], 'Z');
