@@ -34,6 +34,13 @@ const char *const config_keys[] = {"HOST",
                                    "CACHE_TTL_SECONDS",
                                    "FALLBACK_PRODUCTS_FILE",
                                    "LOG_LEVEL",
+                                   "CACHE_STALE_SECONDS",
+                                   "SHOPIFY_REFRESH_DEADLINE_MS",
+                                   "SHOPIFY_MAX_PAGES",
+                                   "SHOPIFY_MAX_RETRIES",
+                                   "SHOPIFY_CALLS_PER_SECOND",
+                                   "REFRESH_BACKOFF_MAX_SECONDS",
+                                   "CATALOG_SHRINK_GUARD_PERCENT",
                                    NULL};
 
 static void __attribute__((format(printf, 3, 4)))
@@ -461,6 +468,14 @@ static const struct int_key int_keys[] = {
     {"SHOPIFY_TIMEOUT_MS", offsetof(struct config, timeout_ms), 1, 300000, 5000},
     {"PRODUCTS_DEADLINE_MS", offsetof(struct config, products_deadline_ms), 0, 60000, 1500},
     {"CACHE_TTL_SECONDS", offsetof(struct config, cache_ttl_s), 1, 604800, 300},
+    {"CACHE_STALE_SECONDS", offsetof(struct config, cache_stale_s), 1, 2592000, 86400},
+    {"SHOPIFY_REFRESH_DEADLINE_MS", offsetof(struct config, refresh_deadline_ms), 1000, 3600000,
+     120000},
+    {"SHOPIFY_MAX_PAGES", offsetof(struct config, max_pages), 1, 100000, 1000},
+    {"SHOPIFY_MAX_RETRIES", offsetof(struct config, max_retries), 0, 10, 3},
+    {"SHOPIFY_CALLS_PER_SECOND", offsetof(struct config, calls_per_second), 1, 1000, 2},
+    {"REFRESH_BACKOFF_MAX_SECONDS", offsetof(struct config, backoff_max_s), 1, 3600, 60},
+    {"CATALOG_SHRINK_GUARD_PERCENT", offsetof(struct config, shrink_guard_percent), 0, 100, 50},
 };
 
 static int
@@ -797,6 +812,13 @@ config_finish(struct config *cfg, char *err, size_t errlen)
     }
     if (cfg->shop_url == NULL && cfg->shop_token != NULL) {
         config_error(err, errlen, "SHOPIFY_SHOP_URL: required when SHOPIFY_ACCESS_TOKEN is set");
+        return RETAIL_ERR_INVALID;
+    }
+    if (cfg->cache_stale_s < cfg->cache_ttl_s) {
+        config_error(err, errlen,
+                     "CACHE_STALE_SECONDS: %ld is shorter than CACHE_TTL_SECONDS (%ld); a catalog "
+                     "must be servable at least as long as it is fresh",
+                     cfg->cache_stale_s, cfg->cache_ttl_s);
         return RETAIL_ERR_INVALID;
     }
     if (cfg->connect_timeout_ms > cfg->timeout_ms) {

@@ -55,6 +55,13 @@ struct config {
     long timeout_ms;
     long products_deadline_ms;
     long cache_ttl_s;
+    long cache_stale_s;       /* a catalog older than this is never served */
+    long refresh_deadline_ms; /* a whole refresh, retries and pauses included */
+    long max_pages;
+    long max_retries;          /* per Shopify request */
+    long calls_per_second;     /* the rate Shopify's bucket drains at */
+    long backoff_max_s;        /* the longest pause of the breaker */
+    long shrink_guard_percent; /* 0 disables the guard */
     char *fallback_file;
     bool fallback_file_is_default;
     enum log_level log_level;

@@ -459,9 +459,25 @@ the_example_config_documents_every_key(void **state)
     for (size_t i = 0; config_keys[i] != NULL; i++) {
         char needle[64];
 
-        snprintf(needle, sizeof(needle), "%s=", config_keys[i]);
+        snprintf(needle, sizeof(needle), "\n%s=", config_keys[i]);
         if (strstr(text, needle) == NULL) {
             fail_msg("config/retail-api.conf.example does not document %s", config_keys[i]);
+        }
+    }
+    /* And every key it documents is one the environment is read for. */
+    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        char *eq = strchr(line, '=');
+        bool listed = false;
+
+        if (line[0] == '#' || eq == NULL) {
+            continue;
+        }
+        *eq = '\0';
+        for (size_t i = 0; config_keys[i] != NULL; i++) {
+            listed = listed || strcmp(config_keys[i], line) == 0;
+        }
+        if (!listed) {
+            fail_msg("%s is documented but missing from config_keys", line);
         }
     }
 }
