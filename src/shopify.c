@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Shopify REST Admin API client on libcurl: products.json with Link paging. */
+/* Shopify REST Admin API client on libcurl: paging, pacing, retries. */
 #include "retail/shopify.h"
 
 #include "retail/clock.h"
 #include "retail/link.h"
 #include "retail/log.h"
+#include "retail/random.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,6 +21,8 @@
 #define LINK_HEADER_MAX 8192
 #define URL_MAX 2048
 #define CURRENCY_MAX 8
+#define NOTE_MAX 256
+#define RETRY_BASE_MS 250
 
 struct shopify_client {
     char *base_url;
@@ -25,16 +30,71 @@ struct shopify_client {
     long connect_timeout_ms;
     long timeout_ms;
     unsigned max_pages;
-    CURL *curl;
+    unsigned max_retries;
+    double drain_per_ms;
+    CURLM *multi;
+    CURL *easy;
     struct curl_slist *headers; /* holds the token: wiped before it is freed */
     atomic_bool cancelled;
+    char curl_error[CURL_ERROR_SIZE];
+    /* The last response: */
     struct buf body;
     char link[LINK_HEADER_MAX];
     size_t link_len;
     bool link_overflow;
     char version_seen[32];
-    char curl_error[CURL_ERROR_SIZE];
+    char deprecated[NOTE_MAX];
+    int64_t retry_after_ms;
+    /* Shopify's bucket, as last reported: */
+    int bucket_used;
+    int bucket_size; /* 0 until a response says */
+    int64_t bucket_seen_ms;
+    /* Once-per-refresh notes: */
+    bool version_noted;
+    bool deprecation_noted;
 };
+
+int64_t
+shopify_retry_after_ms(const char *value, size_t len)
+{
+    char text[32];
+    char *end;
+    double seconds;
+
+    if (len == 0 || len >= sizeof(text)) {
+        return -1;
+    }
+    memcpy(text, value, len);
+    text[len] = '\0';
+    seconds = strtod(text, &end);
+    while (*end == ' ') {
+        end++;
+    }
+    if (end == text || *end != '\0' || !isfinite(seconds) || seconds < 0) {
+        return -1;
+    }
+    return seconds > 86400 ? 86400000 : (int64_t)(seconds * 1000.0);
+}
+
+bool
+shopify_call_limit(const char *value, size_t len, int *used, int *size)
+{
+    char text[32];
+    int a, b, n = 0;
+
+    if (len == 0 || len >= sizeof(text)) {
+        return false;
+    }
+    memcpy(text, value, len);
+    text[len] = '\0';
+    if (sscanf(text, "%d/%d%n", &a, &b, &n) != 2 || n != (int)len || a < 0 || b <= 0 ||
+        b > 100000) {
+        return false;
+    }
+    *used = a;
+    *size = b;
+    return true;
+}
 
 static size_t
 on_body(char *data, size_t size, size_t count, void *arg)
@@ -48,7 +108,7 @@ on_body(char *data, size_t size, size_t count, void *arg)
     return len;
 }
 
-/* Copies the value of a "Name: value\r\n" header line if its name is name. */
+/* The value of a "Name: value\r\n" header line if its name is name. */
 static bool
 header_value(const char *line, size_t len, const char *name, const char **value, size_t *value_len)
 {
@@ -71,6 +131,16 @@ header_value(const char *line, size_t len, const char *name, const char **value,
     return true;
 }
 
+static void
+copy_value(char *dst, size_t cap, const char *value, size_t len)
+{
+    if (len >= cap) {
+        len = cap - 1;
+    }
+    memcpy(dst, value, len);
+    dst[len] = '\0';
+}
+
 static size_t
 on_header(char *data, size_t size, size_t count, void *arg)
 {
@@ -78,12 +148,15 @@ on_header(char *data, size_t size, size_t count, void *arg)
     size_t len = size * count;
     const char *value;
     size_t vlen;
+    int used, bucket;
 
     if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         /* A new response (after a 100 Continue, say): forget the last one's. */
         c->link_len = 0;
         c->link_overflow = false;
         c->version_seen[0] = '\0';
+        c->deprecated[0] = '\0';
+        c->retry_after_ms = -1;
     } else if (header_value(data, len, "link", &value, &vlen)) {
         size_t sep = c->link_len > 0 ? 2 : 0;
 
@@ -95,24 +168,19 @@ on_header(char *data, size_t size, size_t count, void *arg)
             c->link_len += sep + vlen;
             c->link[c->link_len] = '\0';
         }
-    } else if (header_value(data, len, "x-shopify-api-version", &value, &vlen) &&
-               vlen < sizeof(c->version_seen)) {
-        memcpy(c->version_seen, value, vlen);
-        c->version_seen[vlen] = '\0';
+    } else if (header_value(data, len, "x-shopify-api-version", &value, &vlen)) {
+        copy_value(c->version_seen, sizeof(c->version_seen), value, vlen);
+    } else if (header_value(data, len, "x-shopify-api-deprecated-reason", &value, &vlen)) {
+        copy_value(c->deprecated, sizeof(c->deprecated), value, vlen);
+    } else if (header_value(data, len, "retry-after", &value, &vlen)) {
+        c->retry_after_ms = shopify_retry_after_ms(value, vlen);
+    } else if (header_value(data, len, "x-shopify-shop-api-call-limit", &value, &vlen) &&
+               shopify_call_limit(value, vlen, &used, &bucket)) {
+        c->bucket_used = used;
+        c->bucket_size = bucket;
+        c->bucket_seen_ms = clock_mono_ms();
     }
     return len;
-}
-
-static int
-on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
-{
-    struct shopify_client *c = arg;
-
-    (void)dltotal;
-    (void)dlnow;
-    (void)ultotal;
-    (void)ulnow;
-    return atomic_load(&c->cancelled) ? 1 : 0;
 }
 
 static void
@@ -124,13 +192,28 @@ free_headers(struct curl_slist *headers)
     curl_slist_free_all(headers);
 }
 
+static bool
+add_token_header(struct shopify_client *c, const char *token)
+{
+    size_t len = strlen("X-Shopify-Access-Token: ") + strlen(token) + 1;
+    char *line = malloc(len);
+
+    if (line == NULL) {
+        return false;
+    }
+    snprintf(line, len, "X-Shopify-Access-Token: %s", token);
+    c->headers = curl_slist_append(NULL, line);
+    explicit_bzero(line, len);
+    free(line);
+    return c->headers != NULL;
+}
+
 struct shopify_client *
 shopify_create(const struct shopify_settings *s)
 {
     struct shopify_client *c = calloc(1, sizeof(*c));
-    struct curl_slist *list = NULL;
-    char *token_header = NULL;
-    size_t token_len = strlen("X-Shopify-Access-Token: ") + strlen(s->token) + 1;
+    struct curl_slist *list;
+    CURL *h;
 
     if (c == NULL) {
         return NULL;
@@ -141,27 +224,21 @@ shopify_create(const struct shopify_settings *s)
     c->connect_timeout_ms = s->connect_timeout_ms;
     c->timeout_ms = s->timeout_ms;
     c->max_pages = s->max_pages;
-    c->curl = curl_easy_init();
-    token_header = malloc(token_len);
-    if (c->base_url == NULL || c->api_version == NULL || c->curl == NULL || token_header == NULL) {
+    c->max_retries = s->max_retries;
+    c->drain_per_ms = (s->calls_per_second > 0 ? s->calls_per_second : 2) / 1000.0;
+    c->retry_after_ms = -1;
+    c->multi = curl_multi_init();
+    c->easy = curl_easy_init();
+    if (c->base_url == NULL || c->api_version == NULL || c->multi == NULL || c->easy == NULL ||
+        !add_token_header(c, s->token)) {
         goto fail;
     }
-    snprintf(token_header, token_len, "X-Shopify-Access-Token: %s", s->token);
-    list = curl_slist_append(NULL, token_header);
-    explicit_bzero(token_header, token_len);
-    free(token_header);
-    if (list == NULL) {
-        goto fail;
-    }
-    c->headers = list;
     list = curl_slist_append(c->headers, "Accept: application/json");
     if (list == NULL) {
         goto fail;
     }
-    CURL *h = c->curl;
+    h = c->easy;
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, s->timeout_ms);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "retail-api/" RETAIL_VERSION);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
@@ -173,9 +250,6 @@ shopify_create(const struct shopify_settings *s)
     curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->curl_error);
     return c;
 fail:
@@ -189,8 +263,11 @@ shopify_destroy(struct shopify_client *c)
     if (c == NULL) {
         return;
     }
-    if (c->curl != NULL) {
-        curl_easy_cleanup(c->curl);
+    if (c->easy != NULL) {
+        curl_easy_cleanup(c->easy);
+    }
+    if (c->multi != NULL) {
+        curl_multi_cleanup(c->multi);
     }
     free_headers(c->headers);
     buf_deinit(&c->body);
@@ -203,9 +280,62 @@ void
 shopify_cancel(struct shopify_client *c)
 {
     atomic_store(&c->cancelled, true);
+    curl_multi_wakeup(c->multi); /* thread-safe: ends a poll in progress */
 }
 
-/* What a refused request means, in words a person can act on. */
+/* Waits ms, or less if cancelled; false when cancelled. */
+static bool
+pause_for(struct shopify_client *c, int64_t ms)
+{
+    int64_t until = clock_mono_ms() + ms;
+
+    while (!atomic_load(&c->cancelled)) {
+        int64_t left = until - clock_mono_ms();
+
+        if (left <= 0) {
+            return true;
+        }
+        curl_multi_poll(c->multi, NULL, 0, (int)(left > 1000 ? 1000 : left), NULL);
+    }
+    return false;
+}
+
+/* Runs the easy handle to completion through the multi handle, so that
+ * shopify_cancel can interrupt it at once. */
+static CURLcode
+perform(struct shopify_client *c)
+{
+    CURLcode result = CURLE_OK;
+    int running = 1;
+    CURLMsg *msg;
+    int left;
+
+    if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK) {
+        return CURLE_FAILED_INIT;
+    }
+    while (running) {
+        if (curl_multi_perform(c->multi, &running) != CURLM_OK) {
+            result = CURLE_FAILED_INIT;
+            break;
+        }
+        if (!running) {
+            break;
+        }
+        if (atomic_load(&c->cancelled)) {
+            result = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
+    }
+    while (result == CURLE_OK && (msg = curl_multi_info_read(c->multi, &left)) != NULL) {
+        if (msg->msg == CURLMSG_DONE) {
+            result = msg->data.result;
+        }
+    }
+    curl_multi_remove_handle(c->multi, c->easy);
+    return result;
+}
+
 static const char *
 status_meaning(long status)
 {
@@ -227,80 +357,208 @@ status_meaning(long status)
     }
 }
 
-/* One GET. RETAIL_OK only for a 200 whose body is in c->body. */
+static bool
+needs_person(long status)
+{
+    return status == 401 || status == 402 || status == 403 || status == 404 || status == 423;
+}
+
+static int fail(struct fetch_report *report, enum fetch_failure failure, int rc, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
+
 static int
-shopify_get(struct shopify_client *c, const char *url, const char *what,
-            struct fetch_report *report)
+fail(struct fetch_report *report, enum fetch_failure failure, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    report->failure = failure;
+    va_start(ap, fmt);
+    vsnprintf(report->error, sizeof(report->error), fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Keeps at least half of Shopify's bucket free: waits while the estimated
+ * use (the last reported use, drained since) would pass half of it. */
+static int
+pace(struct shopify_client *c, int64_t deadline_ms, struct fetch_report *report)
+{
+    double used, target;
+    int64_t wait;
+
+    if (c->bucket_size <= 0) {
+        return RETAIL_OK;
+    }
+    used = c->bucket_used - (double)(clock_mono_ms() - c->bucket_seen_ms) * c->drain_per_ms;
+    target = c->bucket_size / 2.0;
+    if (used + 1 <= target) {
+        return RETAIL_OK;
+    }
+    wait = (int64_t)ceil((used + 1 - target) / c->drain_per_ms);
+    if (clock_mono_ms() + wait >= deadline_ms) {
+        return fail(report, FETCH_TIMEOUT, RETAIL_ERR_TIMEOUT,
+                    "the refresh deadline leaves no time to wait for Shopify's call limit");
+    }
+    log_debug("shopify", "pacing: %d of %d calls in use, waiting %lld ms", c->bucket_used,
+              c->bucket_size, (long long)wait);
+    report->paced_ms += wait;
+    if (!pause_for(c, wait)) {
+        return fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED, "cancelled by shutdown");
+    }
+    return RETAIL_OK;
+}
+
+static void
+note_headers(struct shopify_client *c, const char *what)
+{
+    if (c->version_seen[0] != '\0' && strcmp(c->version_seen, c->api_version) != 0 &&
+        !c->version_noted) {
+        log_warn("shopify", "asked for API version %s, Shopify answered with %s (%s)",
+                 c->api_version, c->version_seen, what);
+        c->version_noted = true;
+    }
+    if (c->deprecated[0] != '\0' && !c->deprecation_noted) {
+        log_warn("shopify", "Shopify reports a deprecated call on %s: %s", what, c->deprecated);
+        c->deprecation_noted = true;
+    }
+}
+
+/* One GET, bounded by timeout_ms. RETAIL_OK only for a 200 whose body is
+ * in c->body; otherwise the report says what class of failure it was. */
+static int
+get_once(struct shopify_client *c, const char *url, const char *what, int64_t timeout_ms,
+         struct fetch_report *report)
 {
     int64_t started = clock_mono_ms();
     long status = 0;
     CURLcode code;
     int64_t took;
 
-    if (atomic_load(&c->cancelled)) {
-        snprintf(report->error, sizeof(report->error), "cancelled by shutdown");
-        return RETAIL_ERR_CANCELLED;
-    }
     buf_reset(&c->body);
     c->link_len = 0;
     c->link[0] = '\0';
     c->link_overflow = false;
     c->curl_error[0] = '\0';
-    curl_easy_setopt(c->curl, CURLOPT_URL, url);
-    code = curl_easy_perform(c->curl);
+    c->retry_after_ms = -1;
+    curl_easy_setopt(c->easy, CURLOPT_URL, url);
+    curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(
+        c->easy, CURLOPT_CONNECTTIMEOUT_MS,
+        (long)(c->connect_timeout_ms < timeout_ms ? c->connect_timeout_ms : timeout_ms));
+    code = perform(c);
     took = clock_mono_ms() - started;
     report->requests++;
-    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
     report->http_status = (int)status;
+    if (code == CURLE_ABORTED_BY_CALLBACK || atomic_load(&c->cancelled)) {
+        return fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED, "cancelled by shutdown");
+    }
     if (code == CURLE_OPERATION_TIMEDOUT) {
         log_warn("shopify",
-                 "Shopify API TIMEOUT: GET %s after %lld ms (connect limit %ld ms, "
-                 "request limit %ld ms): %s",
-                 what, (long long)took, c->connect_timeout_ms, c->timeout_ms, c->curl_error);
-        snprintf(report->error, sizeof(report->error), "timeout after %lld ms on %s",
-                 (long long)took, what);
-        return RETAIL_ERR_TIMEOUT;
-    }
-    if (code == CURLE_ABORTED_BY_CALLBACK) {
-        snprintf(report->error, sizeof(report->error), "cancelled by shutdown");
-        return RETAIL_ERR_CANCELLED;
+                 "Shopify API TIMEOUT: GET %s after %lld ms (connect limit %ld ms, limit for "
+                 "this request %lld ms): %s",
+                 what, (long long)took, c->connect_timeout_ms, (long long)timeout_ms,
+                 c->curl_error);
+        return fail(report, FETCH_TIMEOUT, RETAIL_ERR_TIMEOUT, "timeout after %lld ms on %s",
+                    (long long)took, what);
     }
     if (code == CURLE_WRITE_ERROR || code == CURLE_FILESIZE_EXCEEDED) {
         log_warn("shopify", "GET %s: body larger than %zu bytes, refused after %lld ms", what,
                  c->body.max, (long long)took);
-        snprintf(report->error, sizeof(report->error), "response to %s larger than %zu bytes", what,
-                 c->body.max);
-        return RETAIL_ERR_LIMIT;
+        return fail(report, FETCH_BAD_DATA, RETAIL_ERR_LIMIT,
+                    "response to %s larger than %zu bytes", what, c->body.max);
     }
     if (code != CURLE_OK) {
         const char *why = c->curl_error[0] != '\0' ? c->curl_error : curl_easy_strerror(code);
 
         log_warn("shopify", "GET %s failed after %lld ms: %s", what, (long long)took, why);
-        snprintf(report->error, sizeof(report->error), "network error on %s: %.160s", what, why);
-        return RETAIL_ERR_IO;
+        return fail(report, FETCH_NETWORK, RETAIL_ERR_IO, "network error on %s: %.160s", what, why);
     }
-    if (c->version_seen[0] != '\0' && strcmp(c->version_seen, c->api_version) != 0) {
-        log_warn("shopify", "asked for API version %s, Shopify answered with %s", c->api_version,
-                 c->version_seen);
+    note_headers(c, what);
+    if (status == 200) {
+        log_info("shopify", "GET %s: HTTP 200, %zu bytes in %lld ms", what, c->body.len,
+                 (long long)took);
+        return RETAIL_OK;
     }
-    if (status != 200) {
-        /* Checked before parsing: error bodies are often HTML. */
-        log_warn("shopify", "GET %s: HTTP %ld (%s) after %lld ms", what, status,
-                 status_meaning(status), (long long)took);
-        snprintf(report->error, sizeof(report->error), "HTTP %ld on %s: %s", status, what,
-                 status_meaning(status));
-        return RETAIL_ERR_UPSTREAM;
-    }
-    log_info("shopify", "GET %s: HTTP 200, %zu bytes in %lld ms", what, c->body.len,
+    /* Checked before any parsing: error bodies are often HTML. */
+    log_warn("shopify", "GET %s: HTTP %ld (%s) after %lld ms", what, status, status_meaning(status),
              (long long)took);
-    return RETAIL_OK;
+    if (status == 429) {
+        if (c->bucket_size > 0) {
+            c->bucket_used = c->bucket_size; /* full, whatever it said */
+            c->bucket_seen_ms = clock_mono_ms();
+        }
+        return fail(report, FETCH_RATE_LIMITED, RETAIL_ERR_UPSTREAM, "HTTP 429 on %s: %s", what,
+                    status_meaning(status));
+    }
+    if (needs_person(status)) {
+        report->needs_person = true;
+        return fail(report, FETCH_REFUSED, RETAIL_ERR_UPSTREAM,
+                    "HTTP %ld on %s: %s (needs a person)", status, what, status_meaning(status));
+    }
+    return fail(report, status >= 500 ? FETCH_SERVER_ERROR : FETCH_HTTP_ERROR, RETAIL_ERR_UPSTREAM,
+                "HTTP %ld on %s: %s", status, what, status_meaning(status));
 }
 
-/* The shop's currency from shop.json ("" when unknown). A refused or
- * unparsable answer is no reason to fail the refresh; a network failure or
- * timeout is, since products.json would go the same way. */
+static bool
+retryable(enum fetch_failure failure)
+{
+    return failure == FETCH_TIMEOUT || failure == FETCH_NETWORK || failure == FETCH_SERVER_ERROR ||
+           failure == FETCH_RATE_LIMITED;
+}
+
+/* One GET with pacing and bounded retries, inside deadline_ms. */
 static int
-fetch_currency(struct shopify_client *c, char out[CURRENCY_MAX], struct fetch_report *report)
+get(struct shopify_client *c, const char *url, const char *what, int64_t deadline_ms,
+    struct fetch_report *report)
+{
+    for (unsigned attempt = 0;; attempt++) {
+        int64_t left, pause;
+        int rc;
+
+        if (atomic_load(&c->cancelled)) {
+            return fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED, "cancelled by shutdown");
+        }
+        rc = pace(c, deadline_ms, report);
+        if (rc != RETAIL_OK) {
+            return rc;
+        }
+        left = deadline_ms - clock_mono_ms();
+        if (left <= 0) {
+            return fail(report, FETCH_TIMEOUT, RETAIL_ERR_TIMEOUT,
+                        "the refresh deadline passed before %s", what);
+        }
+        report->failure = FETCH_OK;
+        rc = get_once(c, url, what, left < c->timeout_ms ? left : c->timeout_ms, report);
+        if (rc == RETAIL_OK || !retryable(report->failure) || attempt >= c->max_retries) {
+            return rc;
+        }
+        if (report->failure == FETCH_RATE_LIMITED && c->retry_after_ms >= 0) {
+            pause = c->retry_after_ms < SHOPIFY_RETRY_AFTER_MAX_MS ? c->retry_after_ms
+                                                                   : SHOPIFY_RETRY_AFTER_MAX_MS;
+            pause += random_between(0, pause / 4 + 50);
+        } else {
+            pause = (int64_t)RETRY_BASE_MS << attempt;
+            pause = pause / 2 + random_between(0, pause / 2);
+        }
+        if (clock_mono_ms() + pause >= deadline_ms) {
+            return rc; /* no time left to try again */
+        }
+        log_info("shopify", "retrying GET %s in %lld ms (retry %u of %u)", what, (long long)pause,
+                 attempt + 1, c->max_retries);
+        report->retries++;
+        if (!pause_for(c, pause)) {
+            return fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED, "cancelled by shutdown");
+        }
+    }
+}
+
+/* The shop's currency from shop.json ("" when unknown). A refusal that is
+ * about this resource alone (403, 404, another 4xx, bad JSON) only loses
+ * the currency; anything that would fail products.json too fails now. */
+static int
+fetch_currency(struct shopify_client *c, char out[CURRENCY_MAX], int64_t deadline_ms,
+               struct fetch_report *report)
 {
     char url[URL_MAX];
     json_t *root;
@@ -309,13 +567,19 @@ fetch_currency(struct shopify_client *c, char out[CURRENCY_MAX], struct fetch_re
 
     out[0] = '\0';
     snprintf(url, sizeof(url), "%s/admin/api/%s/shop.json", c->base_url, c->api_version);
-    rc = shopify_get(c, url, "shop.json", report);
-    if (rc == RETAIL_ERR_UPSTREAM || rc == RETAIL_ERR_LIMIT) {
+    rc = get(c, url, "shop.json", deadline_ms, report);
+    if (rc != RETAIL_OK) {
+        bool local = report->failure == FETCH_HTTP_ERROR || report->failure == FETCH_BAD_DATA ||
+                     (report->failure == FETCH_REFUSED &&
+                      (report->http_status == 403 || report->http_status == 404));
+
+        if (!local) {
+            return rc;
+        }
+        report->failure = FETCH_OK;
+        report->needs_person = false;
         report->error[0] = '\0';
         return RETAIL_OK;
-    }
-    if (rc != RETAIL_OK) {
-        return rc;
     }
     root = json_loadb(c->body.data, c->body.len, 0, NULL);
     code = json_string_value(json_object_get(json_object_get(root, "shop"), "currency"));
@@ -339,15 +603,13 @@ add_page(struct shopify_client *c, struct catalog_builder *builder, const char *
     int rc = RETAIL_OK;
 
     if (root == NULL) {
-        snprintf(report->error, sizeof(report->error),
-                 "page %u: invalid JSON at line %d column %d: %s", page, error.line, error.column,
-                 error.text);
-        rc = RETAIL_ERR_PARSE;
+        rc = fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE,
+                  "page %u: invalid JSON at line %d column %d: %s", page, error.line, error.column,
+                  error.text);
         goto out;
     }
     if (!json_is_array(products)) {
-        snprintf(report->error, sizeof(report->error), "page %u: no \"products\" array", page);
-        rc = RETAIL_ERR_PARSE;
+        rc = fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE, "page %u: no \"products\" array", page);
         goto out;
     }
     json_array_foreach(products, i, product)
@@ -357,8 +619,7 @@ add_page(struct shopify_client *c, struct catalog_builder *builder, const char *
             report->skipped++;
             rc = RETAIL_OK;
         } else if (rc != RETAIL_OK) {
-            snprintf(report->error, sizeof(report->error), "page %u: %s", page,
-                     retail_status_str(rc));
+            rc = fail(report, FETCH_BAD_DATA, rc, "page %u: %s", page, retail_status_str(rc));
             goto out;
         }
     }
@@ -381,79 +642,90 @@ cursor_hash(const char *page_info)
     return h;
 }
 
+/* The next page's URL into url, or RETAIL_ERR_NOT_FOUND after the last. */
+static int
+next_page(struct shopify_client *c, unsigned page, uint64_t *seen, char *url, size_t cap,
+          struct fetch_report *report)
+{
+    char page_info[LINK_PAGE_INFO_MAX];
+    int rc;
+
+    if (c->link_overflow) {
+        return fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE, "page %u: Link header too long",
+                    page);
+    }
+    rc = link_next_page_info(c->link, c->link_len, page_info, sizeof(page_info));
+    if (rc == RETAIL_ERR_NOT_FOUND) {
+        return rc;
+    }
+    if (rc != RETAIL_OK) {
+        return fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE,
+                    "page %u: malformed Link header or page_info", page);
+    }
+    seen[page - 1] = cursor_hash(page_info);
+    for (unsigned i = 0; i + 1 < page; i++) {
+        if (seen[i] == seen[page - 1]) {
+            return fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE,
+                        "page %u: the Link header leads back to a page already read", page);
+        }
+    }
+    if (page >= c->max_pages) {
+        return fail(report, FETCH_BAD_DATA, RETAIL_ERR_LIMIT,
+                    "more than %u pages (SHOPIFY_MAX_PAGES)", c->max_pages);
+    }
+    /* Shopify refuses other parameters beside page_info, limit aside. */
+    snprintf(url, cap, "%s/admin/api/%s/products.json?limit=%d&page_info=%s", c->base_url,
+             c->api_version, SHOPIFY_PAGE_LIMIT, page_info);
+    return RETAIL_OK;
+}
+
 int
 shopify_fetch_catalog(struct shopify_client *c, struct catalog_builder *builder,
-                      struct fetch_report *report)
+                      int64_t deadline_ms, struct fetch_report *report)
 {
     char url[URL_MAX];
     char what[64];
-    char page_info[LINK_PAGE_INFO_MAX];
     char currency[CURRENCY_MAX];
     uint64_t *seen = NULL;
-    unsigned page;
     int rc;
 
     memset(report, 0, sizeof(*report));
+    c->version_noted = false;
+    c->deprecation_noted = false;
     seen = calloc(c->max_pages, sizeof(*seen));
     if (seen == NULL) {
-        snprintf(report->error, sizeof(report->error), "out of memory");
-        return RETAIL_ERR_NOMEM;
+        return fail(report, FETCH_BAD_DATA, RETAIL_ERR_NOMEM, "out of memory");
     }
-    rc = fetch_currency(c, currency, report);
-    if (rc != RETAIL_OK) {
-        goto out;
-    }
+    rc = fetch_currency(c, currency, deadline_ms, report);
     snprintf(url, sizeof(url), "%s/admin/api/%s/products.json?limit=%d", c->base_url,
              c->api_version, SHOPIFY_PAGE_LIMIT);
-    for (page = 1; page <= c->max_pages; page++) {
+    for (unsigned page = 1; rc == RETAIL_OK; page++) {
         snprintf(what, sizeof(what), "products.json page %u", page);
-        rc = shopify_get(c, url, what, report);
+        rc = get(c, url, what, deadline_ms, report);
         if (rc == RETAIL_OK) {
             rc = add_page(c, builder, currency, page, report);
         }
-        if (rc != RETAIL_OK) {
-            goto out;
-        }
-        if (c->link_overflow) {
-            snprintf(report->error, sizeof(report->error), "page %u: Link header too long", page);
-            rc = RETAIL_ERR_PARSE;
-            goto out;
-        }
-        rc = link_next_page_info(c->link, c->link_len, page_info, sizeof(page_info));
-        if (rc == RETAIL_ERR_NOT_FOUND) {
-            rc = RETAIL_OK;
-            goto out;
-        }
-        if (rc != RETAIL_OK) {
-            snprintf(report->error, sizeof(report->error),
-                     "page %u: malformed Link header or page_info", page);
-            rc = RETAIL_ERR_PARSE;
-            goto out;
-        }
-        seen[page - 1] = cursor_hash(page_info);
-        for (unsigned i = 0; i + 1 < page; i++) {
-            if (seen[i] == seen[page - 1]) {
-                snprintf(report->error, sizeof(report->error),
-                         "page %u: the Link header leads back to a page already read", page);
-                rc = RETAIL_ERR_PARSE;
-                goto out;
+        if (rc == RETAIL_OK) {
+            rc = next_page(c, page, seen, url, sizeof(url), report);
+            if (rc == RETAIL_ERR_NOT_FOUND) {
+                rc = RETAIL_OK;
+                break;
             }
         }
-        /* Shopify refuses other parameters beside page_info, limit aside. */
-        snprintf(url, sizeof(url), "%s/admin/api/%s/products.json?limit=%d&page_info=%s",
-                 c->base_url, c->api_version, SHOPIFY_PAGE_LIMIT, page_info);
     }
-    snprintf(report->error, sizeof(report->error), "more than %u pages", c->max_pages);
-    rc = RETAIL_ERR_LIMIT;
-out:
     free(seen);
+    if (rc == RETAIL_OK) {
+        report->failure = FETCH_OK;
+        report->error[0] = '\0';
+    }
     return rc;
 }
 
 static int
-source_fetch(void *ctx, struct catalog_builder *builder, struct fetch_report *report)
+source_fetch(void *ctx, struct catalog_builder *builder, int64_t deadline_ms,
+             struct fetch_report *report)
 {
-    return shopify_fetch_catalog(ctx, builder, report);
+    return shopify_fetch_catalog(ctx, builder, deadline_ms, report);
 }
 
 static void

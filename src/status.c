@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Messages for the project's status codes, in one place. */
+/* Messages for the project's status codes and fetch failures, in one place. */
 #include "retail/status.h"
+
+#include "retail/upstream.h"
 
 const char *
 retail_status_str(int status)
@@ -31,4 +33,30 @@ retail_status_str(int status)
     default:
         return "unknown status";
     }
+}
+
+const char *
+fetch_failure_name(enum fetch_failure failure)
+{
+    switch (failure) {
+    case FETCH_OK:
+        return "ok";
+    case FETCH_TIMEOUT:
+        return "timeout";
+    case FETCH_NETWORK:
+        return "network";
+    case FETCH_SERVER_ERROR:
+        return "server_error";
+    case FETCH_RATE_LIMITED:
+        return "rate_limited";
+    case FETCH_REFUSED:
+        return "refused";
+    case FETCH_HTTP_ERROR:
+        return "http_error";
+    case FETCH_BAD_DATA:
+        return "bad_data";
+    case FETCH_CANCELLED:
+        return "cancelled";
+    }
+    return "unknown";
 }

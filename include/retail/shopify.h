@@ -1,12 +1,27 @@
 /* SPDX-License-Identifier: MIT */
-/* The Shopify REST Admin API client: reads the whole product catalog.
+/* The Shopify REST Admin API client: reads the whole product catalog,
+ * following Shopify's rules.
  *
- * One client has one libcurl easy handle and is used by one thread (the
- * refresher), except shopify_cancel, which any thread may call. Every HTTP
- * request is bounded by the connect timeout (DNS included: libcurl's
- * threaded resolver honours it) and the total timeout; responses are capped
- * in size. The access token is sent only as X-Shopify-Access-Token and is
- * never logged or copied into an error message. */
+ * - Every request is bounded by the connect timeout (DNS included: the
+ *   threaded resolver honours it), the request timeout, what is left of the
+ *   refresh's deadline, and a cap on the body size.
+ * - Requests are paced by X-Shopify-Shop-Api-Call-Limit ("used/size"; the
+ *   size is read, not assumed): while more than half the bucket is in use,
+ *   the next request waits for it to drain at calls_per_second.
+ * - 429 waits Retry-After (seconds, fractional allowed; capped at 30 s, with
+ *   jitter); 429, 5xx and network errors (timeouts included) are retried up
+ *   to max_retries times with jittered pauses, inside the deadline. 401, 402,
+ *   403, 404 and 423 are never retried: they need a person.
+ * - The status is checked before the body is parsed; invalid or truncated
+ *   JSON, a Link back to a page already read, and more than max_pages pages
+ *   fail the fetch.
+ * - An answering API version other than the one asked for, and Shopify's
+ *   deprecation header, are logged once per refresh.
+ *
+ * One client has one libcurl multi handle with one easy handle and is used
+ * by one thread (the refresher), except shopify_cancel, which any thread
+ * may call: it wakes the transfer or pause in progress at once. The access
+ * token is sent only as X-Shopify-Access-Token and is never logged. */
 #ifndef RETAIL_SHOPIFY_H
 #define RETAIL_SHOPIFY_H
 
@@ -15,6 +30,7 @@
 #include <stddef.h>
 
 #define SHOPIFY_PAGE_LIMIT 250
+#define SHOPIFY_RETRY_AFTER_MAX_MS 30000
 
 struct shopify_settings {
     const char *base_url;    /* "https://mystore.myshopify.com" (no trailing '/') */
@@ -23,7 +39,9 @@ struct shopify_settings {
     long connect_timeout_ms;
     long timeout_ms;
     size_t max_body_bytes; /* per response, after decompression */
-    unsigned max_pages;    /* a catalog with more pages fails the refresh */
+    unsigned max_pages;    /* a catalog with more pages fails the fetch */
+    unsigned max_retries;  /* per request */
+    unsigned calls_per_second;
 };
 
 struct shopify_client;
@@ -35,14 +53,22 @@ struct shopify_client *shopify_create(const struct shopify_settings *settings);
 /* Frees the client, wiping the token from memory; accepts NULL. */
 void shopify_destroy(struct shopify_client *client);
 
-/* Reads every page of products.json into builder (see upstream.h). */
+/* Reads every page of products.json into builder before deadline_ms
+ * (monotonic). See upstream.h for the report. */
 int shopify_fetch_catalog(struct shopify_client *client, struct catalog_builder *builder,
-                          struct fetch_report *report) RETAIL_WUR;
+                          int64_t deadline_ms, struct fetch_report *report) RETAIL_WUR;
 
-/* Aborts a transfer in progress and fails later ones. Any thread. */
+/* Aborts a transfer or pause in progress and fails later ones. Any thread. */
 void shopify_cancel(struct shopify_client *client);
 
 /* The client as a catalog_source for the refresher. */
 struct catalog_source shopify_source(struct shopify_client *client);
+
+/* Parses Retry-After as seconds ("2", "2.0", "0.5"); -1 when absent or not
+ * a number. Exposed for tests. */
+int64_t shopify_retry_after_ms(const char *value, size_t len);
+
+/* Parses X-Shopify-Shop-Api-Call-Limit ("32/40"). Exposed for tests. */
+bool shopify_call_limit(const char *value, size_t len, int *used, int *size);
 
 #endif
