@@ -6,6 +6,7 @@
 
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,11 @@
 
 struct store {
     const struct redis_target *target;
-    redisContext *redis; /* NULL while disconnected */
-    char key[96];
+    redisContext *redis;  /* NULL while disconnected */
+    char key[96];         /* the catalog */
+    char version_key[96]; /* its fetched_at_ms, written with it */
+    char lock_key[96];    /* the fleet's refresh lock */
+    char pause_key[96];   /* the fleet's shared pause after a failure */
     char where[300];
 };
 
@@ -41,6 +45,9 @@ store_create(const struct redis_target *target, const char *shop_url)
     }
     s->target = target;
     snprintf(s->key, sizeof(s->key), "retail-api:v1:catalog:%016" PRIx64, h);
+    snprintf(s->version_key, sizeof(s->version_key), "retail-api:v1:version:%016" PRIx64, h);
+    snprintf(s->lock_key, sizeof(s->lock_key), "retail-api:v1:lock:%016" PRIx64, h);
+    snprintf(s->pause_key, sizeof(s->pause_key), "retail-api:v1:pause:%016" PRIx64, h);
     if (target->kind == REDIS_UNIX) {
         snprintf(s->where, sizeof(s->where), "unix:%s db %d", target->path, target->db);
     } else {
@@ -180,6 +187,28 @@ store_load(void *ctx, size_t max_bytes, struct catalog **out, char *err, size_t 
     return rc;
 }
 
+/* Reads one pipelined reply and checks its type; frees it. */
+static int
+expect_reply(struct store *s, int type, const char *what, char *err, size_t errlen)
+{
+    redisReply *reply = NULL;
+    int rc = RETAIL_OK;
+
+    if (redisGetReply(s->redis, (void **)&reply) != REDIS_OK || reply == NULL) {
+        snprintf(err, errlen, "%s: %s", what, s->redis->errstr);
+        store_disconnect(s);
+        return RETAIL_ERR_UNAVAILABLE;
+    }
+    if (reply->type != type) {
+        snprintf(err, errlen, "%s: unexpected reply%s%.120s", what,
+                 reply->type == REDIS_REPLY_ERROR ? ": " : "",
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "");
+        rc = RETAIL_ERR_UNAVAILABLE;
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
 static int
 store_save(void *ctx, const struct catalog *catalog, int64_t ttl_s, char *err, size_t errlen)
 {
@@ -194,23 +223,138 @@ store_save(void *ctx, const struct catalog *catalog, int64_t ttl_s, char *err, s
         goto out;
     }
     rc = store_connect(s, err, errlen);
+    if (rc != RETAIL_OK) {
+        goto out;
+    }
+    /* The catalog and its version in one transaction: a reader sees both
+     * old or both new. A connection lost half-way leaves the old pair. */
+    redisAppendCommand(s->redis, "MULTI");
+    redisAppendCommand(s->redis, "SET %s %b EX %lld", s->key, data.data, data.len,
+                       (long long)ttl_s);
+    redisAppendCommand(s->redis, "SET %s %lld EX %lld", s->version_key,
+                       (long long)catalog_fetched_at_ms(catalog), (long long)ttl_s);
+    redisAppendCommand(s->redis, "EXEC");
+    rc = expect_reply(s, REDIS_REPLY_STATUS, "MULTI", err, errlen);
+    for (int i = 0; i < 2 && rc == RETAIL_OK; i++) {
+        rc = expect_reply(s, REDIS_REPLY_STATUS, "SET", err, errlen);
+    }
     if (rc == RETAIL_OK) {
-        rc = simple_command(s, "SET", err, errlen, "SET %s %b EX %lld", s->key, data.data, data.len,
-                            (long long)ttl_s);
+        rc = expect_reply(s, REDIS_REPLY_ARRAY, "EXEC", err, errlen);
+    }
+    if (rc != RETAIL_OK) {
+        store_disconnect(s); /* replies may be left unread: start clean */
     }
 out:
     buf_deinit(&data);
     return rc;
 }
 
+/* Runs a command and hands its reply to the caller (*new*: freeReplyObject). */
 static int
-store_ping(void *ctx, char *err, size_t errlen)
+command(struct store *s, redisReply **reply, char *err, size_t errlen, const char *fmt, ...)
 {
-    struct store *s = ctx;
+    va_list ap;
     int rc = store_connect(s, err, errlen);
 
+    *reply = NULL;
+    if (rc != RETAIL_OK) {
+        return rc;
+    }
+    va_start(ap, fmt);
+    *reply = redisvCommand(s->redis, fmt, ap);
+    va_end(ap);
+    if (*reply == NULL) {
+        snprintf(err, errlen, "%s", s->redis->errstr);
+        store_disconnect(s);
+        return RETAIL_ERR_UNAVAILABLE;
+    }
+    if ((*reply)->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "refused: %.120s", (*reply)->str);
+        freeReplyObject(*reply);
+        *reply = NULL;
+        return RETAIL_ERR_UNAVAILABLE;
+    }
+    return RETAIL_OK;
+}
+
+static int
+store_version(void *ctx, int64_t *fetched_at_ms, char *err, size_t errlen)
+{
+    struct store *s = ctx;
+    redisReply *reply;
+    int rc = command(s, &reply, err, errlen, "GET %s", s->version_key);
+
+    if (rc != RETAIL_OK) {
+        return rc;
+    }
+    if (reply->type == REDIS_REPLY_STRING) {
+        *fetched_at_ms = strtoll(reply->str, NULL, 10);
+    } else {
+        rc = RETAIL_ERR_NOT_FOUND;
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+static int
+store_lock(void *ctx, const char *owner, int64_t ttl_ms, bool *taken, char *err, size_t errlen)
+{
+    struct store *s = ctx;
+    redisReply *reply;
+    int rc = command(s, &reply, err, errlen, "SET %s %s NX PX %lld", s->lock_key, owner,
+                     (long long)ttl_ms);
+
+    *taken = false;
     if (rc == RETAIL_OK) {
-        rc = simple_command(s, "PING", err, errlen, "PING");
+        *taken = reply->type == REDIS_REPLY_STATUS;
+        freeReplyObject(reply);
+    }
+    return rc;
+}
+
+static int
+store_unlock(void *ctx, const char *owner, char *err, size_t errlen)
+{
+    /* Delete only our own lock: after an expiry another instance may hold it. */
+    static const char script[] = "if redis.call('get', KEYS[1]) == ARGV[1] then "
+                                 "return redis.call('del', KEYS[1]) else return 0 end";
+    struct store *s = ctx;
+    redisReply *reply;
+    int rc = command(s, &reply, err, errlen, "EVAL %s 1 %s %s", script, s->lock_key, owner);
+
+    if (rc == RETAIL_OK) {
+        freeReplyObject(reply);
+    }
+    return rc;
+}
+
+static int
+store_pause_get(void *ctx, int64_t *remaining_ms, char *err, size_t errlen)
+{
+    struct store *s = ctx;
+    redisReply *reply;
+    int rc = command(s, &reply, err, errlen, "PTTL %s", s->pause_key);
+
+    *remaining_ms = 0;
+    if (rc == RETAIL_OK) {
+        if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0) {
+            *remaining_ms = reply->integer;
+        }
+        freeReplyObject(reply);
+    }
+    return rc;
+}
+
+static int
+store_pause_set(void *ctx, int64_t pause_ms, char *err, size_t errlen)
+{
+    struct store *s = ctx;
+    redisReply *reply;
+    int rc = command(s, &reply, err, errlen, "SET %s 1 PX %lld", s->pause_key,
+                     (long long)(pause_ms > 0 ? pause_ms : 1));
+
+    if (rc == RETAIL_OK) {
+        freeReplyObject(reply);
     }
     return rc;
 }
@@ -218,7 +362,16 @@ store_ping(void *ctx, char *err, size_t errlen)
 struct catalog_store
 store_as_catalog_store(struct store *s)
 {
-    struct catalog_store store = {s, store_load, store_save, store_ping};
+    struct catalog_store store = {
+        .ctx = s,
+        .load = store_load,
+        .save = store_save,
+        .version = store_version,
+        .lock = store_lock,
+        .unlock = store_unlock,
+        .pause_get = store_pause_get,
+        .pause_set = store_pause_set,
+    };
 
     return store;
 }
