@@ -13,7 +13,8 @@ struct waiters {
     pthread_cond_t changed; /* on CLOCK_MONOTONIC */
     struct waiter head;     /* sentinel of a circular list */
     unsigned parked;
-    bool open; /* a catalog exists or shutdown began: do not park */
+    uint64_t generation; /* moved on by every wake-up */
+    bool closed;         /* shutdown began: do not park */
     bool stop;
     pthread_t timer;
     bool timer_started;
@@ -129,7 +130,7 @@ waiters_destroy(struct waiters *ws)
     if (ws == NULL) {
         return;
     }
-    waiters_wake_all(ws);
+    waiters_close(ws);
     pthread_mutex_lock(&ws->lock);
     ws->stop = true;
     pthread_cond_signal(&ws->changed);
@@ -142,14 +143,25 @@ waiters_destroy(struct waiters *ws)
     free(ws);
 }
 
+uint64_t
+waiters_generation(struct waiters *ws)
+{
+    uint64_t generation;
+
+    pthread_mutex_lock(&ws->lock);
+    generation = ws->generation;
+    pthread_mutex_unlock(&ws->lock);
+    return generation;
+}
+
 void
 waiters_park(struct waiters *ws, struct waiter *w, struct MHD_Connection *connection,
-             int64_t deadline_ms)
+             int64_t deadline_ms, uint64_t generation)
 {
     pthread_mutex_lock(&ws->lock);
     w->connection = connection;
     w->deadline_ms = deadline_ms;
-    if (ws->open) {
+    if (ws->closed || ws->generation != generation) {
         pthread_mutex_unlock(&ws->lock);
         MHD_resume_connection(connection);
         return;
@@ -164,16 +176,31 @@ waiters_park(struct waiters *ws, struct waiter *w, struct MHD_Connection *connec
     pthread_mutex_unlock(&ws->lock);
 }
 
-void
-waiters_wake_all(struct waiters *ws)
+static void
+wake(struct waiters *ws, bool close)
 {
     struct waiter *chain;
 
     pthread_mutex_lock(&ws->lock);
-    ws->open = true;
+    ws->generation++;
+    if (close) {
+        ws->closed = true;
+    }
     chain = detach(ws, 0, true);
     pthread_mutex_unlock(&ws->lock);
     resume_chain(chain);
+}
+
+void
+waiters_wake_all(struct waiters *ws)
+{
+    wake(ws, false);
+}
+
+void
+waiters_close(struct waiters *ws)
+{
+    wake(ws, true);
 }
 
 unsigned
