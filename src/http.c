@@ -202,15 +202,15 @@ on_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *va
 static enum MHD_Result
 answer_health(struct http_server *s, struct MHD_Connection *connection)
 {
-    struct catalog *current = cache_acquire(s->deps.cache);
+    struct health_inputs in = {cache_acquire(s->deps.cache), s->deps.fallback, s->deps.breaker,
+                               s->deps.ttl_ms, s->deps.stale_ms};
     struct buf body;
 
     buf_init(&body, 64 * 1024);
-    if (health_render(s->deps.health, current, s->deps.fallback, s->deps.ttl_ms, &body) !=
-        RETAIL_OK) {
+    if (health_render(s->deps.health, &in, &body) != RETAIL_OK) {
         log_error("http", "could not render /health");
     }
-    catalog_unref(current);
+    catalog_unref((struct catalog *)(uintptr_t)in.current);
     return send_json(connection, MHD_HTTP_OK, &body, NULL);
 }
 
@@ -260,46 +260,55 @@ answer_fallback(struct http_server *s, struct MHD_Connection *connection, enum r
     return answer_from(connection, s->deps.fallback, route, query, id, "fallback", "FALLBACK");
 }
 
-/* The answer once the request knows whether it waited. */
+/* Answers from the best data there is: a fresh catalog, a stale one, or
+ * the fallback. waited says the request was parked for a catalog. */
 static enum MHD_Result
 answer_products(struct http_server *s, struct MHD_Connection *connection, enum route route,
                 const struct products_query *query, const char *id, bool waited, int64_t started_ms)
 {
     struct catalog *c = cache_acquire(s->deps.cache);
+    enum health_tier tier = health_tier_of(c, s->deps.ttl_ms, s->deps.stale_ms, clock_wall_ms());
     enum MHD_Result ret;
+    uint64_t suppressed = 0;
 
-    if (c == NULL) {
+    if (tier == TIER_NONE) {
+        catalog_unref(c);
         health_count(s->deps.health, HEALTH_MISSES);
         return answer_fallback(s, connection, route, query, id,
                                !s->deps.catalog_expected ? "Shopify is not configured"
-                               : waited ? "no catalog arrived within PRODUCTS_DEADLINE_MS"
-                                        : "no catalog from Shopify yet");
+                               : waited    ? "no catalog arrived within PRODUCTS_DEADLINE_MS"
+                               : c != NULL ? "the catalog is older than CACHE_STALE_SECONDS"
+                                           : "no catalog from Shopify yet, none on its way");
     }
-    if (!waited) {
-        health_count(s->deps.health, HEALTH_HITS);
-        ret = answer_from(connection, c, route, query, id, "cache", "HIT");
-    } else {
-        uint64_t suppressed = 0;
-
+    if (waited) {
         health_count(s->deps.health, HEALTH_MISSES);
         if (log_ratelimit_allow(&s->miss_log, MISS_LOG_INTERVAL_MS, &suppressed)) {
             log_info("cache",
-                     "Cache MISS: answered after waiting %lld ms for the first catalog (%" PRIu64
+                     "Cache MISS: answered after waiting %lld ms for a catalog (%" PRIu64
                      " more misses since the last line)",
                      (long long)(clock_mono_ms() - started_ms), suppressed);
         }
-        ret =
-            answer_from(connection, c, route, query, id,
-                        catalog_origin(c) == CATALOG_ORIGIN_SHOPIFY ? "shopify" : "cache", "MISS");
+        ret = answer_from(connection, c, route, query, id,
+                          tier == TIER_STALE                            ? "stale"
+                          : catalog_origin(c) == CATALOG_ORIGIN_SHOPIFY ? "shopify"
+                                                                        : "cache",
+                          tier == TIER_STALE ? "STALE" : "MISS");
+    } else if (tier == TIER_STALE) {
+        health_count(s->deps.health, HEALTH_STALE);
+        ret = answer_from(connection, c, route, query, id, "stale", "STALE");
+    } else {
+        health_count(s->deps.health, HEALTH_HITS);
+        ret = answer_from(connection, c, route, query, id, "cache", "HIT");
     }
     catalog_unref(c);
     return ret;
 }
 
-/* Suspends the connection until a catalog arrives or the deadline passes. */
+/* Suspends the connection until the attempt it waits on ends (a catalog
+ * is published, or the refresh fails) or its deadline passes. */
 static enum MHD_Result
 park(struct http_server *s, struct MHD_Connection *connection, void **con_cls, enum route route,
-     const struct products_query *query, const char *id, int64_t started_ms)
+     const struct products_query *query, const char *id, int64_t started_ms, uint64_t generation)
 {
     struct request *req = calloc(1, sizeof(*req));
     uint64_t suppressed = 0;
@@ -326,7 +335,7 @@ park(struct http_server *s, struct MHD_Connection *connection, void **con_cls, e
     atomic_fetch_add(&s->suspended, 1);
     MHD_suspend_connection(connection);
     waiters_park(s->deps.waiters, &req->waiter, connection,
-                 started_ms + s->deps.products_deadline_ms);
+                 started_ms + s->deps.products_deadline_ms, generation);
     return MHD_YES;
 }
 
@@ -386,14 +395,20 @@ dispatch(struct http_server *s, struct MHD_Connection *connection, const char *u
         query_products_finish(&query);
     }
     {
+        /* Read the generation first: a wake-up after this point resumes
+         * a park that decided on older news. */
+        uint64_t generation = waiters_generation(s->deps.waiters);
         struct catalog *c = cache_acquire(s->deps.cache);
+        bool servable =
+            health_tier_of(c, s->deps.ttl_ms, s->deps.stale_ms, clock_wall_ms()) != TIER_NONE;
 
-        if (c != NULL || s->deps.products_deadline_ms <= 0 || !s->deps.catalog_expected) {
-            catalog_unref(c);
+        catalog_unref(c);
+        if (servable || s->deps.products_deadline_ms <= 0 || !s->deps.catalog_expected ||
+            !breaker_should_wait(s->deps.breaker)) {
             return answer_products(s, connection, route, &query, id, false, started);
         }
+        return park(s, connection, con_cls, route, &query, id, started, generation);
     }
-    return park(s, connection, con_cls, route, &query, id, started);
 }
 
 /* The state of a request between handler calls: NULL before the first
@@ -570,7 +585,7 @@ http_destroy(struct http_server *s)
     /* MHD must not be stopped with suspended connections: resume them
      * (they are answered from a catalog or the fallback) and give the
      * pool threads a moment to run them. */
-    waiters_wake_all(s->deps.waiters);
+    waiters_close(s->deps.waiters);
     give_up = clock_mono_ms() + DRAIN_WAIT_MS;
     while (atomic_load(&s->suspended) > 0 && clock_mono_ms() < give_up) {
         struct timespec pause = {0, 5 * 1000 * 1000};

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* retail-api entry point: flags, config, modules in order, signals, shutdown. */
 #include "retail/auth.h"
+#include "retail/breaker.h"
 #include "retail/cache.h"
 #include "retail/clock.h"
 #include "retail/config.h"
@@ -8,6 +9,7 @@
 #include "retail/health.h"
 #include "retail/http.h"
 #include "retail/log.h"
+#include "retail/random.h"
 #include "retail/refresher.h"
 #include "retail/shopify.h"
 #include "retail/store.h"
@@ -33,9 +35,8 @@ enum {
 
 #define MAX_CATALOG_BYTES (1024u * 1024 * 1024)
 #define MAX_PAGE_BYTES (64u * 1024 * 1024)
-#define MAX_PAGES 4000u
-#define STORE_STALE_GRACE_S 86400
-#define STORE_CHECK_MS 5000
+#define STORE_POLL_MS 500
+#define BACKOFF_BASE_MS 1000
 
 struct flags {
     const char *config_file;
@@ -158,6 +159,20 @@ load_fallback(const struct config *cfg, char *err, size_t errlen)
     return fallback_load(alt, err, errlen);
 }
 
+/* Names this process in the fleet's lock: host, pid and a random part. */
+static void
+make_instance_id(char *out, size_t cap)
+{
+    char host[32] = "host";
+    unsigned char noise[6];
+
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    random_bytes(noise, sizeof(noise));
+    snprintf(out, cap, "%s:%ld:%02x%02x%02x%02x%02x%02x", host, (long)getpid(), noise[0], noise[1],
+             noise[2], noise[3], noise[4], noise[5]);
+}
+
 static void
 on_publish(void *arg)
 {
@@ -169,10 +184,14 @@ log_settings(const struct config *cfg, const struct store *store)
 {
     log_info("startup", "retail-api %s starting (pid %ld)", RETAIL_VERSION, (long)getpid());
     log_info("startup",
-             "settings: listen %s:%u, %zu API key(s), cache TTL %ld s, products deadline %ld ms, "
-             "Shopify timeouts %ld ms connect / %ld ms request, log level %s",
-             cfg->host, cfg->port, cfg->api_key_count, cfg->cache_ttl_s, cfg->products_deadline_ms,
-             cfg->connect_timeout_ms, cfg->timeout_ms, log_level_name(cfg->log_level));
+             "settings: listen %s:%u, %zu API key(s), cache TTL %ld s (stale up to %ld s), "
+             "products deadline %ld ms, Shopify timeouts %ld ms connect / %ld ms request / %ld ms "
+             "per refresh, %ld retries, %ld calls/s, back-off up to %ld s, shrink guard %ld%%, "
+             "log level %s",
+             cfg->host, cfg->port, cfg->api_key_count, cfg->cache_ttl_s, cfg->cache_stale_s,
+             cfg->products_deadline_ms, cfg->connect_timeout_ms, cfg->timeout_ms,
+             cfg->refresh_deadline_ms, cfg->max_retries, cfg->calls_per_second, cfg->backoff_max_s,
+             cfg->shrink_guard_percent, log_level_name(cfg->log_level));
     if (config_has_shopify(cfg)) {
         log_info("startup", "Shopify: %s, API version %s", cfg->shop_url, cfg->api_version);
     } else {
@@ -218,11 +237,13 @@ main(int argc, char **argv)
     struct health *health = NULL;
     struct waiters *waiters = NULL;
     struct auth *auth = NULL;
+    struct breaker *breaker = NULL;
     struct shopify_client *shopify = NULL;
     struct store *store = NULL;
     struct refresher *refresher = NULL;
     struct http_server *http = NULL;
     char err[512];
+    char instance_id[64];
     sigset_t signals;
     int code;
 
@@ -246,6 +267,7 @@ main(int argc, char **argv)
     sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
 
+    make_instance_id(instance_id, sizeof(instance_id));
     code = EXIT_RUNTIME;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "retail-api: libcurl could not initialise\n");
@@ -284,11 +306,14 @@ main(int argc, char **argv)
             .connect_timeout_ms = cfg.connect_timeout_ms,
             .timeout_ms = cfg.timeout_ms,
             .max_body_bytes = MAX_PAGE_BYTES,
-            .max_pages = MAX_PAGES,
+            .max_pages = (unsigned)cfg.max_pages,
+            .max_retries = (unsigned)cfg.max_retries,
+            .calls_per_second = (unsigned)cfg.calls_per_second,
         };
 
         shopify = shopify_create(&settings);
-        if (shopify == NULL) {
+        breaker = breaker_create(BACKOFF_BASE_MS, cfg.backoff_max_s * 1000);
+        if (shopify == NULL || breaker == NULL) {
             log_error("startup", "could not create the Shopify client");
             goto out;
         }
@@ -296,9 +321,12 @@ main(int argc, char **argv)
     {
         struct refresher_settings settings = {
             .ttl_ms = cfg.cache_ttl_s * 1000,
-            .store_ttl_s = cfg.cache_ttl_s + STORE_STALE_GRACE_S,
+            .stale_ms = cfg.cache_stale_s * 1000,
+            .refresh_deadline_ms = cfg.refresh_deadline_ms,
             .max_catalog_bytes = MAX_CATALOG_BYTES,
-            .store_check_ms = STORE_CHECK_MS,
+            .store_poll_ms = STORE_POLL_MS,
+            .shrink_guard_percent = (unsigned)cfg.shrink_guard_percent,
+            .instance_id = instance_id,
         };
         struct catalog_source source;
         struct catalog_store store_port;
@@ -309,8 +337,8 @@ main(int argc, char **argv)
         if (store != NULL) {
             store_port = store_as_catalog_store(store);
         }
-        refresher = refresher_create(&settings, cache, health, shopify ? &source : NULL,
-                                     store ? &store_port : NULL);
+        refresher = refresher_create(&settings, cache, health, breaker, waiters,
+                                     shopify ? &source : NULL, store ? &store_port : NULL);
         if (refresher == NULL) {
             log_error("startup", "out of memory");
             goto out;
@@ -324,6 +352,8 @@ main(int argc, char **argv)
             .products_deadline_ms = cfg.products_deadline_ms,
             .catalog_expected = shopify != NULL,
             .ttl_ms = cfg.cache_ttl_s * 1000,
+            .stale_ms = cfg.cache_stale_s * 1000,
+            .breaker = breaker,
             .cache = cache,
             .fallback = fallback,
             .health = health,
@@ -356,6 +386,7 @@ out:
     refresher_destroy(refresher);
     store_destroy(store);
     shopify_destroy(shopify);
+    breaker_destroy(breaker);
     waiters_destroy(waiters);
     auth_destroy(auth);
     health_destroy(health);

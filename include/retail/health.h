@@ -2,12 +2,13 @@
 /* Health state and the /health document, built only from memory.
  *
  * The refresher reports Shopify and Redis outcomes; the HTTP threads count
- * cache hits, misses and fallback answers. Counters are atomics; the few
- * strings (last errors) sit under a mutex held only to copy them, so
- * rendering never waits on the network. Any thread may call anything. */
+ * answers by tier. Counters are atomics; the few strings (last errors) sit
+ * under a mutex held only to copy them, so rendering never waits on the
+ * network. Any thread may call anything. */
 #ifndef RETAIL_HEALTH_H
 #define RETAIL_HEALTH_H
 
+#include "retail/breaker.h"
 #include "retail/buf.h"
 #include "retail/catalog.h"
 #include "retail/status.h"
@@ -24,16 +25,28 @@ enum health_redis {
 };
 
 enum health_counter {
-    HEALTH_HITS = 0, /* answered from the catalog in memory */
-    HEALTH_MISSES,   /* no catalog when asked: waited or fell back */
+    HEALTH_HITS = 0, /* answered from a fresh catalog in memory */
+    HEALTH_STALE,    /* answered from a stale catalog in memory */
+    HEALTH_MISSES,   /* no servable catalog when asked: waited or fell back */
     HEALTH_FALLBACK, /* answered from the fallback catalog */
     HEALTH_COUNTERS,
 };
 
+/* Which data a catalog of a given age is: the three tiers. */
+enum health_tier {
+    TIER_FRESH = 0, /* younger than CACHE_TTL_SECONDS */
+    TIER_STALE,     /* younger than CACHE_STALE_SECONDS */
+    TIER_NONE,      /* no catalog, or too old to serve: the fallback answers */
+};
+
+/* The tier of catalog c (may be NULL) at wall time now_ms. */
+enum health_tier health_tier_of(const struct catalog *c, int64_t ttl_ms, int64_t stale_ms,
+                                int64_t now_ms);
+
 struct health;
 
-/* New health state; shopify_configured says whether a refresher runs.
- * NULL on allocation failure. */
+/* New health state; shopify_configured says whether a refresher reads
+ * Shopify. NULL on allocation failure. */
 struct health *health_create(bool shopify_configured, enum health_redis redis);
 
 /* Frees it; accepts NULL. */
@@ -42,19 +55,28 @@ void health_destroy(struct health *h);
 void health_count(struct health *h, enum health_counter counter);
 uint64_t health_counter_value(const struct health *h, enum health_counter counter);
 
-/* The refresher's reports. error is copied and must not hold a secret. */
-void health_shopify_success(struct health *h, int64_t wall_ms, int64_t duration_ms,
-                            size_t products);
-void health_shopify_failure(struct health *h, int64_t wall_ms, const char *error);
+/* The refresher's reports. Texts are copied and must not hold a secret.
+ * by_this_instance is false for a catalog another instance read. */
+void health_shopify_success(struct health *h, int64_t wall_ms, int64_t duration_ms, size_t products,
+                            bool by_this_instance);
+void health_shopify_failure(struct health *h, int64_t wall_ms, const char *error,
+                            const char *failure_class, int http_status, bool needs_person);
 void health_redis_state(struct health *h, enum health_redis state, const char *error);
 enum health_redis health_redis_get(const struct health *h);
 
-/* Appends the /health document. current (the catalog in service, or NULL)
- * and fallback are *borrowed*; ttl_ms is how long a catalog is fresh. */
-int health_render(struct health *h, const struct catalog *current, const struct catalog *fallback,
-                  int64_t ttl_ms, struct buf *out) RETAIL_WUR;
+/* A read returned suspect products where in_service are served (0, 0 clears). */
+void health_suspect(struct health *h, size_t suspect, size_t in_service);
 
-/* True when current is fresh, i.e. /health says "healthy". */
-bool health_is_fresh(const struct catalog *current, int64_t ttl_ms, int64_t now_wall_ms);
+/* What the document is built from; every pointer is *borrowed*. */
+struct health_inputs {
+    const struct catalog *current; /* the catalog in service, or NULL */
+    const struct catalog *fallback;
+    struct breaker *breaker; /* NULL when Shopify is not configured */
+    int64_t ttl_ms;
+    int64_t stale_ms;
+};
+
+/* Appends the /health document. */
+int health_render(struct health *h, const struct health_inputs *in, struct buf *out) RETAIL_WUR;
 
 #endif

@@ -5,9 +5,12 @@
  * Routes: GET|HEAD /health (no key); GET|HEAD /v1/products and
  * /v1/products/ (X-API-Key); GET|HEAD /v1/products/{id} (X-API-Key).
  * Products are answered from the catalog in service without touching
- * Redis or Shopify. With no catalog yet, the request's connection is
- * suspended and parked (see waiters.h) for at most PRODUCTS_DEADLINE_MS,
- * then answered from the fallback catalog: no HTTP thread ever blocks.
+ * Redis or Shopify: fresh (X-Cache: HIT), else stale (STALE), else the
+ * fallback (FALLBACK). Only when there is nothing servable and the breaker
+ * says a read is in flight whose result is worth waiting for is the
+ * request's connection suspended and parked (see waiters.h), for at most
+ * PRODUCTS_DEADLINE_MS: no HTTP thread ever blocks, and while the breaker
+ * is open every answer is immediate.
  *
  * Threads: MHD's pool threads run the handlers; http_create, http_quiesce
  * and http_destroy are called by main only. */
@@ -15,6 +18,7 @@
 #define RETAIL_HTTP_H
 
 #include "retail/auth.h"
+#include "retail/breaker.h"
 #include "retail/cache.h"
 #include "retail/catalog.h"
 #include "retail/health.h"
@@ -32,8 +36,10 @@ struct http_deps {
     unsigned port;
     unsigned threads; /* 0: one per online core */
     int64_t products_deadline_ms;
-    bool catalog_expected; /* false: no refresher runs, answer from the fallback at once */
-    int64_t ttl_ms;
+    bool catalog_expected;   /* false: no refresher runs, answer from the fallback at once */
+    int64_t ttl_ms;          /* fresh below this age */
+    int64_t stale_ms;        /* servable below this age */
+    struct breaker *breaker; /* says whether a cold request may wait; NULL without Shopify */
     struct cache *cache;
     const struct catalog *fallback;
     struct health *health;
