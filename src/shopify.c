@@ -378,23 +378,33 @@ fail(struct fetch_report *report, enum fetch_failure failure, int rc, const char
     return rc;
 }
 
-/* Keeps at least half of Shopify's bucket free: waits while the estimated
- * use (the last reported use, drained since) would pass half of it. */
+/* The wait (ms) until the estimated use of Shopify's bucket (the last
+ * reported use, drained since) drops to target calls. */
+static int64_t
+drain_wait(const struct shopify_client *c, double target)
+{
+    double used = c->bucket_used - (double)(clock_mono_ms() - c->bucket_seen_ms) * c->drain_per_ms;
+
+    return used + 1 <= target ? 0 : (int64_t)ceil((used + 1 - target) / c->drain_per_ms);
+}
+
+/* Paces requests by Shopify's bucket: keeps half of it free when the
+ * deadline allows, and never lets it overflow. */
 static int
 pace(struct shopify_client *c, int64_t deadline_ms, struct fetch_report *report)
 {
-    double used, target;
     int64_t wait;
 
     if (c->bucket_size <= 0) {
         return RETAIL_OK;
     }
-    used = c->bucket_used - (double)(clock_mono_ms() - c->bucket_seen_ms) * c->drain_per_ms;
-    target = c->bucket_size / 2.0;
-    if (used + 1 <= target) {
+    wait = drain_wait(c, c->bucket_size / 2.0);
+    if (wait > 0 && clock_mono_ms() + wait >= deadline_ms) {
+        wait = drain_wait(c, c->bucket_size - 1.0); /* late: just below full */
+    }
+    if (wait == 0) {
         return RETAIL_OK;
     }
-    wait = (int64_t)ceil((used + 1 - target) / c->drain_per_ms);
     if (clock_mono_ms() + wait >= deadline_ms) {
         return fail(report, FETCH_TIMEOUT, RETAIL_ERR_TIMEOUT,
                     "the refresh deadline leaves no time to wait for Shopify's call limit");
@@ -484,10 +494,8 @@ get_once(struct shopify_client *c, const char *url, const char *what, int64_t ti
     log_warn("shopify", "GET %s: HTTP %ld (%s) after %lld ms", what, status, status_meaning(status),
              (long long)took);
     if (status == 429) {
-        if (c->bucket_size > 0) {
-            c->bucket_used = c->bucket_size; /* full, whatever it said */
-            c->bucket_seen_ms = clock_mono_ms();
-        }
+        /* The retry waits Retry-After; the bucket estimate stays what the
+         * headers said, so pacing and Retry-After do not add up. */
         return fail(report, FETCH_RATE_LIMITED, RETAIL_ERR_UPSTREAM, "HTTP 429 on %s: %s", what,
                     status_meaning(status));
     }
