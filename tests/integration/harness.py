@@ -81,7 +81,8 @@ class Redis(Process):
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="retail-redis-")
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", self.dir]
+                "--save", "", "--appendonly", "no", "--dir", self.dir,
+                "--enable-debug-command", "local"]
         if password:
             args += ["--requirepass", password]
         self.password = password
@@ -92,7 +93,7 @@ class Redis(Process):
     def command(self, *words):
         """Sends one command in RESP and returns the first reply line."""
         payload = f"*{len(words)}\r\n" + "".join(f"${len(w)}\r\n{w}\r\n" for w in words)
-        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
             if self.password:
                 s.sendall(f"*2\r\n$4\r\nAUTH\r\n${len(self.password)}\r\n{self.password}\r\n".encode())
                 s.recv(64)
@@ -132,6 +133,12 @@ class MockShopify(Process):
 
     def set_mode(self, mode, **extra):
         self._call("POST", "/__mock/mode", {"mode": mode, **extra})
+
+    def set_bucket(self, size, leak_per_second):
+        self._call("POST", "/__mock/bucket", {"size": size, "leak_per_second": leak_per_second})
+
+    def reset(self):
+        self._call("POST", "/__mock/reset", {})
 
     def set_catalog(self, products, seed=1):
         self._call("POST", "/__mock/catalog", {"products": products, "seed": seed})
@@ -209,6 +216,45 @@ class RetailApi(Process):
         for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
             if marker in text:
                 raise AssertionError(f"retail-api on port {self.port}: {marker}\n{text[-4000:]}")
+
+
+class Load:
+    """Clients that send requests in a loop from threads until stopped,
+    keeping every answer: (started, elapsed, status, source)."""
+
+    def __init__(self, server, path="/v1/products?limit=5", clients=4, key=API_KEY):
+        import threading
+        self.server, self.path, self.key = server, path, key
+        self.answers = []
+        self.errors = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(clients)]
+        for t in self.threads:
+            t.start()
+
+    def run(self):
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            try:
+                r = self.server.get(self.path, key=self.key, timeout=10)
+                source = json.loads(r.body).get("source") if r.status == 200 else None
+                with self.lock:
+                    self.answers.append((started, r.elapsed, r.status, source))
+            except (OSError, http.client.HTTPException, ValueError) as error:
+                with self.lock:
+                    self.errors.append(repr(error))
+                time.sleep(0.01)
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(15)
+        return self.answers
+
+    def since(self, t0):
+        with self.lock:
+            return [a for a in self.answers if a[0] >= t0]
 
 
 def shopify_env(mock, **extra):

@@ -8,12 +8,29 @@ products.json (see tests/fixtures/shopify), with real Link pagination
 with 400, as Shopify does). It checks X-Shopify-Access-Token, and can be
 told to misbehave. Python standard library only.
 
+Like Shopify, it meters calls with a leaky bucket (default 40 calls
+draining at 20 a second, Plus-like, so tests run fast): every Admin API
+answer carries X-Shopify-Shop-Api-Call-Limit, and a call that would
+overflow the bucket gets 429 with Retry-After.
+
 Control endpoints (no token needed), all JSON:
-  POST /__mock/mode     {"mode": "ok"|"hang"|"slow"|"status"|"html500"|"broken_json"|"loop_link",
-                         "delay_ms": 800, "status": 429}
+  POST /__mock/mode     {"mode": MODE, "delay_ms": 800, "status": 429, "retry_after": "2.0"}
+      ok            answer normally
+      hang          accept, then never answer (until the mode changes)
+      slow          answer after delay_ms
+      stall_body    send the headers and half the body, then stall
+      reset         close the connection with a TCP reset, answering nothing
+      status        answer `status` with Shopify's JSON error body
+                    (429 carries Retry-After: `retry_after`)
+      html500       500 with an HTML page, as Shopify's edge sends
+      invalid_json  200 whose body is not JSON
+      broken_json   200 whose JSON is cut in half (also: truncated_json)
+      loop_link     a Link whose "next" leads back to the first page
+  POST /__mock/bucket   {"size": 40, "leak_per_second": 2}   size 0 turns metering off
   POST /__mock/catalog  {"products": 1000, "seed": 1}   regenerate the catalog
   GET  /__mock/catalog  the products as served (Shopify shape)
-  GET  /__mock/stats    {"requests": {"products": n, "shop": n}, "mode": ...}
+  GET  /__mock/stats    {"requests": {"products": n, "shop": n, "other": n},
+                         "throttled": n, "max_in_use": n, "mode": ...}
   POST /__mock/reset    mode ok, counters zero
 
 Start: mock_shopify.py --port 0 --products 100 --token T
@@ -23,6 +40,8 @@ import argparse
 import base64
 import json
 import random
+import socket
+import struct
 import sys
 import threading
 import time
@@ -30,6 +49,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 HANG_LIMIT_S = 120  # a hung request is dropped after this, so nothing hangs forever
+STARTED = time.monotonic()
 
 STATE = {
     "lock": threading.Lock(),
@@ -40,7 +60,27 @@ STATE = {
     "counts": {"products": 0, "shop": 0, "other": 0},
     "token": "",
     "generation": 0,
+    "retry_after": "2.0",
+    "log": [],  # (seconds since start, kind) of the last Admin API calls
+    "bucket": {"size": 40, "leak": 20.0, "level": 0.0, "at": 0.0, "throttled": 0, "max": 0},
 }
+
+
+def meter_call():
+    """Shopify's leaky bucket: returns (allowed, calls in use, bucket size, wait s)."""
+    with STATE["lock"]:
+        b = STATE["bucket"]
+        if b["size"] <= 0:
+            return True, 0, 0, 0.0
+        now = time.monotonic()
+        b["level"] = max(0.0, b["level"] - (now - b["at"]) * b["leak"])
+        b["at"] = now
+        if b["level"] + 1 > b["size"]:
+            b["throttled"] += 1
+            return False, b["size"], b["size"], (b["level"] + 1 - b["size"]) / b["leak"]
+        b["level"] += 1
+        b["max"] = max(b["max"], int(b["level"] + 0.999))
+        return True, int(b["level"] + 0.999), b["size"], 0.0
 
 CATEGORIES = ["Snowboard", "Apparel", "Footwear", "Home & Kitchen", "Electronics", "Beauty",
               "Cult Products", "Accessories"]
@@ -150,6 +190,13 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["mode"] = body.get("mode", "ok")
                 STATE["delay_ms"] = int(body.get("delay_ms", 0))
                 STATE["status"] = int(body.get("status", 500))
+                STATE["retry_after"] = str(body.get("retry_after", "2.0"))
+            elif path == "/__mock/bucket":
+                b = STATE["bucket"]
+                b["size"] = int(body.get("size", 40))
+                b["leak"] = float(body.get("leak_per_second", 2))
+                b["level"] = 0.0
+                b["at"] = time.monotonic()
             elif path == "/__mock/catalog":
                 STATE["products"] = make_catalog(int(body.get("products", 100)),
                                                  int(body.get("seed", 1)))
@@ -159,6 +206,9 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["delay_ms"] = 0
                 for key in STATE["counts"]:
                     STATE["counts"][key] = 0
+                STATE["log"].clear()
+                STATE["bucket"]["throttled"] = 0
+                STATE["bucket"]["max"] = 0
             else:
                 return self.send_json(404, {"errors": "Not Found"})
         self.send_json(200, {"ok": True})
@@ -168,6 +218,10 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/__mock/stats":
                 return self.send_json(200, {"requests": dict(STATE["counts"]),
                                             "mode": STATE["mode"],
+                                            "throttled": STATE["bucket"]["throttled"],
+                                            "max_in_use": STATE["bucket"]["max"],
+                                            "bucket_size": STATE["bucket"]["size"],
+                                            "log": list(STATE["log"]),
                                             "products": len(STATE["products"])})
             if path == "/__mock/catalog":
                 return self.send_json(200, {"products": STATE["products"]})
@@ -178,14 +232,30 @@ class Handler(BaseHTTPRequestHandler):
         """Applies the current mode; returns True when the answer was given."""
         with STATE["lock"]:
             mode, delay, status = STATE["mode"], STATE["delay_ms"], STATE["status"]
+            retry_after = STATE["retry_after"]
         if mode == "hang":
-            deadline = time.monotonic() + HANG_LIMIT_S
-            while time.monotonic() < deadline:
-                with STATE["lock"]:
-                    if STATE["mode"] != "hang":
-                        break
-                time.sleep(0.05)
+            self.wait_while(mode)
             self.close_connection = True
+            return True
+        if mode == "reset":
+            # SO_LINGER with a zero timeout turns close() into a TCP reset.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return True
+        if mode == "stall_body":
+            body = json.dumps({"products": STATE["products"][:50]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.wait_while(mode)
+            self.close_connection = True
+            return True
+        if mode == "invalid_json":
+            self.send_json(200, b"<html><body>Not JSON at all</body></html>")
             return True
         if mode == "slow":
             time.sleep(delay / 1000.0)
@@ -199,13 +269,22 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(page)
             return True
         if mode == "status":
-            headers = {"Retry-After": "2.0"} if status == 429 else {}
+            headers = {"Retry-After": retry_after} if status == 429 else {}
             messages = {401: "[API] Invalid API key or access token (unrecognized login or wrong password)",
                         402: "Unavailable Shop", 404: "Not Found",
                         429: "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."}
             self.send_json(status, {"errors": messages.get(status, "Error")}, headers)
             return True
         return False
+
+    def wait_while(self, mode):
+        """Blocks while the mode stays `mode`, at most HANG_LIMIT_S."""
+        deadline = time.monotonic() + HANG_LIMIT_S
+        while time.monotonic() < deadline:
+            with STATE["lock"]:
+                if STATE["mode"] != mode:
+                    return
+            time.sleep(0.05)
 
     def do_GET(self):
         url = urlsplit(self.path)
@@ -220,13 +299,23 @@ class Handler(BaseHTTPRequestHandler):
         with STATE["lock"]:
             STATE["counts"][kind] += 1
             token = STATE["token"]
+            STATE["log"].append((round(time.monotonic() - STARTED, 3), kind))
+            del STATE["log"][:-500]
         if self.headers.get("X-Shopify-Access-Token") != token:
             return self.send_json(401, {"errors": "[API] Invalid API key or access token "
                                                   "(unrecognized login or wrong password)"},
                                   {"WWW-Authenticate": 'Basic Realm="Shopify API Authentication"'})
         if self.misbehave():
             return None
-        headers = {"X-Shopify-API-Version": version, "X-Shopify-Shop-Api-Call-Limit": "1/40"}
+        allowed, in_use, size, wait = meter_call()
+        headers = {"X-Shopify-API-Version": version}
+        if size:
+            headers["X-Shopify-Shop-Api-Call-Limit"] = f"{in_use}/{size}"
+        if not allowed:
+            headers["Retry-After"] = f"{max(wait, 0.1):.1f}"
+            return self.send_json(429, {"errors": "Exceeded 2 calls per second for api client. "
+                                                  "Reduce request rates to resume uninterrupted "
+                                                  "service."}, headers)
         if kind == "shop":
             return self.send_json(200, {"shop": {"id": 548380009, "name": "Mock Shop",
                                                  "currency": "USD"}}, headers)
@@ -267,7 +356,7 @@ class Handler(BaseHTTPRequestHandler):
         if links:
             headers["Link"] = ", ".join(links)
         body = json.dumps({"products": page}).encode()
-        if mode == "broken_json":
+        if mode in ("broken_json", "truncated_json"):
             body = body[: len(body) // 2]
         self.send_json(200, body, headers)
 
@@ -282,6 +371,7 @@ def main():
     args = parser.parse_args()
     STATE["token"] = args.token
     STATE["products"] = make_catalog(args.products, args.seed)
+    STATE["bucket"]["at"] = time.monotonic()
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
     print(f"READY port={server.server_address[1]}", flush=True)
