@@ -121,6 +121,35 @@ class FleetTest(unittest.TestCase):
             else None
 
 
+class CleanEndTest(unittest.TestCase):
+    def test_a_read_in_flight_at_shutdown_is_abandoned_at_once(self):
+        redis = Redis()
+        self.addCleanup(redis.stop)
+        mock = MockShopify(products=300)
+        self.addCleanup(mock.stop)
+        server = RetailApi(shopify_env(mock, REDIS_URL=redis.url(), CACHE_TTL_SECONDS=1,
+                                       SHOPIFY_TIMEOUT_MS=30000))
+        self.addCleanup(server.stop)
+        wait_until(lambda: "stored 300 products in Redis" in server.log_text(), 10,
+                   "a catalog in Redis")
+        version = redis.command("KEYS", "retail-api:v1:version:*").split("\r\n")[2]
+        stored = redis.command("GET", version)
+        calls = sum(mock.stats()["requests"].values())
+        mock.set_catalog(290)
+        mock.set_mode("stall_body")  # the next read gets half a page, then nothing
+        wait_until(lambda: sum(mock.stats()["requests"].values()) > calls, 10,
+                   "a read in flight")
+        started = time.monotonic()
+        server.popen.send_signal(signal.SIGTERM)
+        code = server.popen.wait(10)
+        took = time.monotonic() - started
+        self.assertEqual(code, 0)
+        self.assertLess(took, 1.0)  # not the 30 s the stalled request could take
+        self.assertEqual(redis.command("GET", version), stored)  # nothing of it was written
+        self.assertNotIn("published 290", server.log_text())
+        print(f"\n  shutdown: a stalled read abandoned, exit in {took * 1000:.0f} ms", end="")
+
+
 class RedisUnderLoadTest(unittest.TestCase):
     def test_redis_stopped_slow_and_restarted_under_load(self):
         redis = Redis()

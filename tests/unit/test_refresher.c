@@ -436,6 +436,27 @@ a_shrunken_catalog_waits_for_a_second_read(void **state)
 }
 
 static void
+a_shrink_that_is_not_confirmed_is_dropped(void **state)
+{
+    struct rig *rig = *state;
+    int64_t now = clock_mono_ms();
+
+    publish_aged(rig->cache, 10, 290000);
+    rig->source.products = 3;
+    refresher_step(rig->refresher, now);
+    assert_int_equal(served_count(rig->cache), 10);
+    rig->source.products = 10; /* the glitch is gone */
+    refresher_step(rig->refresher, now + 60000);
+    assert_int_equal(rig->source.calls, 2);
+    assert_int_equal(served_count(rig->cache), 10);
+    /* A later shrink is suspect afresh, not taken as the confirmation. */
+    rig->source.products = 3;
+    publish_aged(rig->cache, 10, 290000);
+    refresher_step(rig->refresher, now + 120000);
+    assert_int_equal(served_count(rig->cache), 10);
+}
+
+static void
 a_small_shrink_is_published_at_once(void **state)
 {
     struct rig *rig = *state;
@@ -518,6 +539,7 @@ main(void)
         cmocka_unit_test_setup_teardown(without_redis_each_instance_reads_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(a_shrunken_catalog_waits_for_a_second_read, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(a_shrink_that_is_not_confirmed_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(a_small_shrink_is_published_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(a_stored_catalog_older_than_the_stale_limit_is_ignored,
                                         setup, teardown),
