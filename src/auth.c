@@ -6,11 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define AUTH_WORDS (AUTH_KEY_SLOT / sizeof(uint64_t))
+
 struct auth {
     size_t count;
     struct {
-        size_t len;
-        unsigned char bytes[AUTH_KEY_SLOT];
+        uint64_t len;
+        uint64_t words[AUTH_WORDS]; /* the key, zero-padded */
     } keys[];
 };
 
@@ -31,7 +33,7 @@ auth_create(char *const *keys, size_t count)
             return NULL;
         }
         auth->keys[i].len = len;
-        memcpy(auth->keys[i].bytes, keys[i], len);
+        memcpy(auth->keys[i].words, keys[i], len);
     }
     return auth;
 }
@@ -49,7 +51,7 @@ auth_destroy(struct auth *auth)
 enum auth_result
 auth_check(const struct auth *auth, const char *presented, size_t len)
 {
-    unsigned char padded[AUTH_KEY_SLOT];
+    uint64_t padded[AUTH_WORDS];
     unsigned matched = 0;
 
     if (presented == NULL || len == 0) {
@@ -63,14 +65,14 @@ auth_check(const struct auth *auth, const char *presented, size_t len)
     memset(padded, 0, sizeof(padded));
     memcpy(padded, presented, len);
     for (size_t k = 0; k < auth->count; k++) {
-        /* volatile keeps the compiler from turning this into an early exit */
-        volatile unsigned char diff = 0;
-        size_t len_diff = auth->keys[k].len ^ len;
+        /* Whole slots, a word at a time, no early exit: volatile keeps the
+         * compiler from adding one. */
+        volatile uint64_t diff = auth->keys[k].len ^ (uint64_t)len;
 
-        for (size_t i = 0; i < AUTH_KEY_SLOT; i++) {
-            diff |= (unsigned char)(auth->keys[k].bytes[i] ^ padded[i]);
+        for (size_t i = 0; i < AUTH_WORDS; i++) {
+            diff |= auth->keys[k].words[i] ^ padded[i];
         }
-        matched |= (unsigned)((diff | (len_diff != 0)) == 0);
+        matched |= (unsigned)(diff == 0);
     }
     explicit_bzero(padded, sizeof(padded));
     return matched ? AUTH_OK : AUTH_INVALID;

@@ -125,12 +125,26 @@ buf_appendf(struct buf *b, const char *fmt, ...)
 }
 
 int
-buf_append_int(struct buf *b, int64_t value)
+buf_append_uint(struct buf *b, uint64_t value)
 {
     char digits[24];
-    int n = snprintf(digits, sizeof(digits), "%" PRId64, value);
+    size_t n = sizeof(digits);
 
-    return buf_append(b, digits, (size_t)n);
+    do {
+        digits[--n] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    return buf_append(b, digits + n, sizeof(digits) - n);
+}
+
+int
+buf_append_int(struct buf *b, int64_t value)
+{
+    if (value < 0) {
+        buf_append(b, "-", 1);
+        return buf_append_uint(b, (uint64_t)0 - (uint64_t)value);
+    }
+    return buf_append_uint(b, (uint64_t)value);
 }
 
 /* Length of the valid UTF-8 sequence at s (at most avail bytes), or 0. */

@@ -54,8 +54,9 @@ int buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(print
  * replaced by U+FFFD, so the output is always valid JSON. */
 int buf_append_json_string(struct buf *b, const char *s, size_t len);
 
-/* Appends a signed integer in decimal. */
+/* Appends a signed or unsigned integer in decimal. */
 int buf_append_int(struct buf *b, int64_t value);
+int buf_append_uint(struct buf *b, uint64_t value);
 
 /* Hands the contents to the caller: *new*, free with free(). Returns NULL
  * (and leaves the buffer as it was) if the buffer holds an error; an empty

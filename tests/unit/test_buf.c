@@ -25,6 +25,27 @@ appends_and_steals(void **state)
 }
 
 static void
+integers_are_written_in_decimal(void **state)
+{
+    struct buf b;
+
+    (void)state;
+    buf_init(&b, 1024);
+    buf_append_int(&b, 0);
+    buf_append_str(&b, " ");
+    buf_append_int(&b, INT64_MIN);
+    buf_append_str(&b, " ");
+    buf_append_int(&b, INT64_MAX);
+    buf_append_str(&b, " ");
+    buf_append_uint(&b, UINT64_MAX);
+    buf_append_str(&b, " ");
+    buf_append_int(&b, -42);
+    assert_string_equal(b.data, "0 -9223372036854775808 9223372036854775807 "
+                                "18446744073709551615 -42");
+    buf_deinit(&b);
+}
+
+static void
 empty_buffer_steals_an_empty_string(void **state)
 {
     struct buf b;
@@ -134,6 +155,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(appends_and_steals),
+        cmocka_unit_test(integers_are_written_in_decimal),
         cmocka_unit_test(empty_buffer_steals_an_empty_string),
         cmocka_unit_test(cap_is_enforced_and_sticky),
         cmocka_unit_test(appendf_respects_the_cap),
