@@ -1,18 +1,25 @@
 /* SPDX-License-Identifier: MIT */
-/* The catalog in service: one pointer, swapped atomically on publication.
+/* The catalog in service: one pointer, swapped on publication.
  *
- * Readers (the HTTP threads) take a reference with cache_acquire and drop
- * it with catalog_unref when their answer is built; they never wait for the
- * publisher beyond a few instructions under a mutex that only guards the
- * pointer and its reference count. The publisher (the refresher) swaps in
- * a finished catalog; the previous one is freed when its last reader lets
- * go. Listeners run after each publication, in the publisher's thread. */
+ * The publisher (the refresher) swaps in a finished catalog and moves a
+ * generation number on; the previous catalog is freed when its last holder
+ * lets go. Listeners run after each publication, in the publisher's thread.
+ *
+ * Readers have two ways in:
+ * - cache_acquire: a reference of their own (catalog_unref when done),
+ *   taken under a mutex that only guards the pointer. Any thread.
+ * - cache_peek: the hot path of the HTTP threads. Each thread keeps one
+ *   reference of its own and swaps it only when the generation moved, so a
+ *   request reads one shared word and takes no lock. The reference is
+ *   dropped when the thread exits; until then an idle thread may keep a
+ *   replaced catalog alive. */
 #ifndef RETAIL_CACHE_H
 #define RETAIL_CACHE_H
 
 #include "retail/catalog.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct cache;
 
@@ -34,5 +41,12 @@ struct catalog *cache_acquire(struct cache *cache);
 
 /* Puts catalog (*taken*) in service and tells the listener. Any thread. */
 void cache_publish(struct cache *cache, struct catalog *catalog);
+
+/* The catalog in service as this thread last saw it, refreshed when the
+ * generation moved: *borrowed*, valid until this thread calls cache_peek
+ * again (or exits). NULL before the first publication. *generation (may be
+ * NULL) receives the generation it belongs to. Use from a few long-lived
+ * threads: each keeps a reference until it exits. */
+const struct catalog *cache_peek(struct cache *cache, uint64_t *generation);
 
 #endif
