@@ -11,11 +11,23 @@
 #include <string.h>
 
 #define HEALTH_TEXT_MAX 256
+#define HEALTH_SHARDS 16
+
+/* One thread's counters on a cache line of their own: counting a request
+ * touches no line another thread writes. Each thread takes the next shard
+ * on first use; with more threads than shards, some share (still correct:
+ * the adds are atomic). */
+struct counter_shard {
+    _Atomic uint64_t value[HEALTH_COUNTERS];
+} __attribute__((aligned(64)));
+
+static _Atomic unsigned next_shard;
+static _Thread_local int my_shard = -1;
 
 struct health {
     bool shopify_configured;
     int64_t started_mono_ms;
-    _Atomic uint64_t counters[HEALTH_COUNTERS];
+    struct counter_shard shards[HEALTH_SHARDS];
     _Atomic int redis;
     pthread_mutex_t lock; /* guards the fields below */
     int64_t success_ms;   /* wall; 0 = never */
@@ -48,11 +60,12 @@ health_tier_of(const struct catalog *c, int64_t ttl_ms, int64_t stale_ms, int64_
 struct health *
 health_create(bool shopify_configured, enum health_redis redis)
 {
-    struct health *h = calloc(1, sizeof(*h));
+    struct health *h = aligned_alloc(64, (sizeof(*h) + 63) / 64 * 64);
 
     if (h == NULL) {
         return NULL;
     }
+    memset(h, 0, sizeof(*h));
     h->shopify_configured = shopify_configured;
     h->started_mono_ms = clock_mono_ms();
     atomic_init(&h->redis, (int)redis);
@@ -73,13 +86,21 @@ health_destroy(struct health *h)
 void
 health_count(struct health *h, enum health_counter counter)
 {
-    atomic_fetch_add_explicit(&h->counters[counter], 1, memory_order_relaxed);
+    if (my_shard < 0) {
+        my_shard = (int)(atomic_fetch_add(&next_shard, 1) % HEALTH_SHARDS);
+    }
+    atomic_fetch_add_explicit(&h->shards[my_shard].value[counter], 1, memory_order_relaxed);
 }
 
 uint64_t
 health_counter_value(const struct health *h, enum health_counter counter)
 {
-    return atomic_load_explicit(&h->counters[counter], memory_order_relaxed);
+    uint64_t sum = 0;
+
+    for (size_t i = 0; i < HEALTH_SHARDS; i++) {
+        sum += atomic_load_explicit(&h->shards[i].value[counter], memory_order_relaxed);
+    }
+    return sum;
 }
 
 static void

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* HTTP server on libmicrohttpd: routing, products, health, errors. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "retail/http.h"
 
+#include "retail/answer_cache.h"
 #include "retail/buf.h"
 #include "retail/clock.h"
 #include "retail/log.h"
@@ -14,6 +16,7 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,10 @@
 #include <unistd.h>
 
 #define LISTEN_BACKLOG 1024
+/* libmicrohttpd's per-connection pool holds the request's headers and the
+ * answer's; it is zeroed for every request on a kept-alive connection, so
+ * its size is paid per request. 16 KiB holds any sane request head. */
+#define CONNECTION_MEMORY 16384
 #define IDLE_TIMEOUT_S 30
 #define FALLBACK_LOG_INTERVAL_MS 10000
 #define MISS_LOG_INTERVAL_MS 1000
@@ -84,26 +91,24 @@ send_static_error(struct MHD_Connection *connection)
     return ret;
 }
 
-/* Queues body (its contents are *taken*) with the given status. */
-static enum MHD_Result
-send_json(struct MHD_Connection *connection, unsigned status, struct buf *body,
-          const struct reply *reply)
+/* A response for body (its contents are *taken*) with reply's headers:
+ * *new*, one reference (MHD_destroy_response); NULL on failure. */
+static struct MHD_Response *
+make_response(struct buf *body, const struct reply *reply, size_t *size)
 {
     struct MHD_Response *response;
-    enum MHD_Result ret;
     size_t len;
     char *data = buf_steal(body, &len);
 
     if (data == NULL) {
-        log_error("http", "could not build a %u answer: %s", status,
-                  retail_status_str(buf_status(body)));
+        log_error("http", "could not build an answer: %s", retail_status_str(buf_status(body)));
         buf_deinit(body);
-        return send_static_error(connection);
+        return NULL;
     }
     response = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
     if (response == NULL) {
         free(data);
-        return MHD_NO;
+        return NULL;
     }
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
                             "application/json; charset=utf-8");
@@ -120,8 +125,24 @@ send_json(struct MHD_Connection *connection, unsigned status, struct buf *body,
     if (reply != NULL && reply->www_authenticate) {
         MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "ApiKey");
     }
+    *size = len;
+    return response;
+}
+
+/* Queues body (its contents are *taken*) with the given status. */
+static enum MHD_Result
+send_json(struct MHD_Connection *connection, unsigned status, struct buf *body,
+          const struct reply *reply)
+{
+    size_t size;
+    struct MHD_Response *response = make_response(body, reply, &size);
+    enum MHD_Result ret;
+
+    if (response == NULL) {
+        return send_static_error(connection);
+    }
     ret = MHD_queue_response(connection, status, response);
-    MHD_destroy_response(response); /* MHD keeps its own reference until sent */
+    MHD_destroy_response(response); /* the connection keeps its own reference until sent */
     return ret;
 }
 
@@ -215,20 +236,59 @@ answer_health(struct http_server *s, struct MHD_Connection *connection)
 }
 
 /* Answers a products or product request from catalog. */
-static enum MHD_Result
-answer_from(struct MHD_Connection *connection, const struct catalog *c, enum route route,
-            const struct products_query *query, const char *id, const char *source,
-            const char *x_cache)
-{
-    struct reply reply = {x_cache, (clock_wall_ms() - catalog_fetched_at_ms(c)) / 1000, NULL,
-                          false};
-    struct buf body;
-    int rc;
+/* Which answer a request gets, naming its source and X-Cache. */
+enum answer_kind {
+    ANSWER_HIT = 0,
+    ANSWER_STALE,
+    ANSWER_WAITED_SHOPIFY,
+    ANSWER_WAITED_STORE,
+    ANSWER_WAITED_STALE,
+    ANSWER_FALLBACK,
+};
 
+/* Answers from catalog c (of the given cache generation; 0 for the
+ * fallback), reusing this thread's finished answer when nothing changed. */
+static enum MHD_Result
+answer_from(struct MHD_Connection *connection, const struct catalog *c, uint64_t generation,
+            enum answer_kind kind, enum route route, const struct products_query *query,
+            const char *id)
+{
+    static const struct {
+        const char *source, *x_cache;
+    } kinds[] = {
+        [ANSWER_HIT] = {"cache", "HIT"},
+        [ANSWER_STALE] = {"stale", "STALE"},
+        [ANSWER_WAITED_SHOPIFY] = {"shopify", "MISS"},
+        [ANSWER_WAITED_STORE] = {"cache", "MISS"},
+        [ANSWER_WAITED_STALE] = {"stale", "STALE"},
+        [ANSWER_FALLBACK] = {"fallback", "FALLBACK"},
+    };
+    int64_t age_ms = clock_wall_ms() - catalog_fetched_at_ms(c);
+    struct reply reply = {kinds[kind].x_cache, age_ms > 0 ? age_ms / 1000 : 0, NULL, false};
+    const char *text = route == ROUTE_PRODUCT ? id : query->category;
+    struct MHD_Response *response;
+    struct answer_key key;
+    enum MHD_Result ret;
+    struct buf body;
+    size_t size;
+
+    key.catalog = c;
+    key.generation = generation;
+    key.age_s = reply.age_s;
+    key.kind = (uint32_t)route * 16 + (uint32_t)kind;
+    key.limit = query->limit;
+    key.offset = query->offset;
+    key.page = query->page;
+    key.text_len =
+        text != NULL ? (uint32_t)(route == ROUTE_PRODUCT ? strlen(id) : query->category_len) : 0;
+    memcpy(key.text, text != NULL ? text : "", key.text_len);
+    response = answer_cache_get(&key);
+    if (response != NULL) {
+        return MHD_queue_response(connection, MHD_HTTP_OK, response);
+    }
     buf_init(&body, HTTP_RESPONSE_MAX);
     if (route == ROUTE_PRODUCT) {
-        rc = id[0] != '\0' ? catalog_render_product(c, id, &body) : RETAIL_ERR_NOT_FOUND;
-        if (rc == RETAIL_ERR_NOT_FOUND) {
+        if (id[0] == '\0' || catalog_render_product(c, id, &body) == RETAIL_ERR_NOT_FOUND) {
             buf_deinit(&body);
             return send_error(connection, MHD_HTTP_NOT_FOUND, "not_found",
                               "no product has this id; list products at /v1/products", &reply);
@@ -237,11 +297,17 @@ answer_from(struct MHD_Connection *connection, const struct catalog *c, enum rou
         struct catalog_page page = {query->offset, query->limit, query->page, query->category,
                                     query->category_len};
 
-        rc = catalog_render_page(c, &page, source, &body);
-        log_debug("cache", "Cache %s: returning products from %s (%zu in catalog)", x_cache, source,
-                  catalog_count(c));
+        if (catalog_render_page(c, &page, kinds[kind].source, &body) != RETAIL_OK) {
+            log_error("http", "could not render a page: %s", retail_status_str(buf_status(&body)));
+        }
     }
-    return send_json(connection, MHD_HTTP_OK, &body, &reply);
+    response = make_response(&body, &reply, &size);
+    if (response == NULL) {
+        return send_static_error(connection);
+    }
+    ret = MHD_queue_response(connection, MHD_HTTP_OK, response);
+    answer_cache_put(&key, response, size); /* takes our reference */
+    return ret;
 }
 
 static enum MHD_Result
@@ -257,7 +323,7 @@ answer_fallback(struct http_server *s, struct MHD_Connection *connection, enum r
                  " more fallback answers since the last line)",
                  why, suppressed);
     }
-    return answer_from(connection, s->deps.fallback, route, query, id, "fallback", "FALLBACK");
+    return answer_from(connection, s->deps.fallback, 0, ANSWER_FALLBACK, route, query, id);
 }
 
 /* Answers from the best data there is: a fresh catalog, a stale one, or
@@ -266,13 +332,13 @@ static enum MHD_Result
 answer_products(struct http_server *s, struct MHD_Connection *connection, enum route route,
                 const struct products_query *query, const char *id, bool waited, int64_t started_ms)
 {
-    struct catalog *c = cache_acquire(s->deps.cache);
+    uint64_t generation = 0;
+    const struct catalog *c = cache_peek(s->deps.cache, &generation);
     enum health_tier tier = health_tier_of(c, s->deps.ttl_ms, s->deps.stale_ms, clock_wall_ms());
-    enum MHD_Result ret;
+    enum answer_kind kind;
     uint64_t suppressed = 0;
 
     if (tier == TIER_NONE) {
-        catalog_unref(c);
         health_count(s->deps.health, HEALTH_MISSES);
         return answer_fallback(s, connection, route, query, id,
                                !s->deps.catalog_expected ? "Shopify is not configured"
@@ -288,20 +354,22 @@ answer_products(struct http_server *s, struct MHD_Connection *connection, enum r
                      " more misses since the last line)",
                      (long long)(clock_mono_ms() - started_ms), suppressed);
         }
-        ret = answer_from(connection, c, route, query, id,
-                          tier == TIER_STALE                            ? "stale"
-                          : catalog_origin(c) == CATALOG_ORIGIN_SHOPIFY ? "shopify"
-                                                                        : "cache",
-                          tier == TIER_STALE ? "STALE" : "MISS");
+        kind = tier == TIER_STALE                            ? ANSWER_WAITED_STALE
+               : catalog_origin(c) == CATALOG_ORIGIN_SHOPIFY ? ANSWER_WAITED_SHOPIFY
+                                                             : ANSWER_WAITED_STORE;
     } else if (tier == TIER_STALE) {
         health_count(s->deps.health, HEALTH_STALE);
-        ret = answer_from(connection, c, route, query, id, "stale", "STALE");
+        kind = ANSWER_STALE;
     } else {
         health_count(s->deps.health, HEALTH_HITS);
-        ret = answer_from(connection, c, route, query, id, "cache", "HIT");
+        kind = ANSWER_HIT;
     }
-    catalog_unref(c);
-    return ret;
+    log_debug("cache", "Cache %s: products from a catalog of %zu, %lld ms old",
+              kind == ANSWER_HIT     ? "HIT"
+              : kind == ANSWER_STALE ? "STALE"
+                                     : "MISS",
+              catalog_count(c), (long long)(clock_wall_ms() - catalog_fetched_at_ms(c)));
+    return answer_from(connection, c, generation, kind, route, query, id);
 }
 
 /* Suspends the connection until the attempt it waits on ends (a catalog
@@ -398,11 +466,10 @@ dispatch(struct http_server *s, struct MHD_Connection *connection, const char *u
         /* Read the generation first: a wake-up after this point resumes
          * a park that decided on older news. */
         uint64_t generation = waiters_generation(s->deps.waiters);
-        struct catalog *c = cache_acquire(s->deps.cache);
+        const struct catalog *c = cache_peek(s->deps.cache, NULL);
         bool servable =
             health_tier_of(c, s->deps.ttl_ms, s->deps.stale_ms, clock_wall_ms()) != TIER_NONE;
 
-        catalog_unref(c);
         if (servable || s->deps.products_deadline_ms <= 0 || !s->deps.catalog_expected ||
             !breaker_should_wait(s->deps.breaker)) {
             return answer_products(s, connection, route, &query, id, false, started);
@@ -524,6 +591,20 @@ open_listener(const char *host, unsigned port, bool *ipv6, char *err, size_t err
     return fd;
 }
 
+unsigned
+http_usable_cores(void)
+{
+    cpu_set_t set;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+
+    /* The cores this process may run on (taskset, cpusets), not the ones
+     * the machine has: a thread per core it cannot use only time-slices. */
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) {
+        return (unsigned)CPU_COUNT(&set);
+    }
+    return online > 0 ? (unsigned)online : 1;
+}
+
 struct http_server *
 http_create(const struct http_deps *deps, char *err, size_t errlen)
 {
@@ -543,18 +624,16 @@ http_create(const struct http_deps *deps, char *err, size_t errlen)
         return NULL;
     }
     if (threads == 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-
-        threads = cores > 0 ? (unsigned)cores : 1;
+        threads = http_usable_cores();
     }
     if (ipv6) {
         flags |= MHD_USE_IPv6;
     }
-    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-                                 on_mhd_log, s, MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
-                                 MHD_OPTION_THREAD_POOL_SIZE, threads,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+        MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (s->daemon == NULL) {
         snprintf(err, errlen, "libmicrohttpd could not start on port %u", deps->port);
         close(s->listen_fd);

@@ -34,7 +34,7 @@
 struct http_deps {
     const char *host;
     unsigned port;
-    unsigned threads; /* 0: one per online core */
+    unsigned threads; /* 0: one per core this process may run on */
     int64_t products_deadline_ms;
     bool catalog_expected;   /* false: no refresher runs, answer from the fallback at once */
     int64_t ttl_ms;          /* fresh below this age */
@@ -52,6 +52,9 @@ struct http_server;
 /* Binds, listens and starts serving. NULL on failure, with err saying why
  * in one line (e.g. "bind 0.0.0.0:8000: Address already in use"). */
 struct http_server *http_create(const struct http_deps *deps, char *err, size_t errlen);
+
+/* The number of cores this process may run on (its CPU affinity). */
+unsigned http_usable_cores(void);
 
 /* Stops accepting new connections; requests already running go on. */
 void http_quiesce(struct http_server *server);
