@@ -28,6 +28,7 @@ struct health {
     bool shopify_configured;
     int64_t started_mono_ms;
     struct counter_shard shards[HEALTH_SHARDS];
+    _Atomic uint64_t reports; /* moved on by every report */
     _Atomic int redis;
     pthread_mutex_t lock; /* guards the fields below */
     int64_t success_ms;   /* wall; 0 = never */
@@ -93,6 +94,19 @@ health_count(struct health *h, enum health_counter counter)
 }
 
 uint64_t
+health_version(const struct health *h)
+{
+    uint64_t version = atomic_load_explicit(&h->reports, memory_order_acquire);
+
+    for (size_t i = 0; i < HEALTH_SHARDS; i++) {
+        for (size_t c = 0; c < HEALTH_COUNTERS; c++) {
+            version += atomic_load_explicit(&h->shards[i].value[c], memory_order_relaxed);
+        }
+    }
+    return version;
+}
+
+uint64_t
 health_counter_value(const struct health *h, enum health_counter counter)
 {
     uint64_t sum = 0;
@@ -126,6 +140,7 @@ health_shopify_success(struct health *h, int64_t wall_ms, int64_t duration_ms, s
     h->success_here = by_this_instance;
     h->failures = 0;
     h->needs_person = false;
+    atomic_fetch_add_explicit(&h->reports, 1, memory_order_release);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -140,6 +155,7 @@ health_shopify_failure(struct health *h, int64_t wall_ms, const char *error,
     h->error_status = http_status;
     h->needs_person = needs_person;
     h->failures++;
+    atomic_fetch_add_explicit(&h->reports, 1, memory_order_release);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -149,6 +165,7 @@ health_redis_state(struct health *h, enum health_redis state, const char *error)
     pthread_mutex_lock(&h->lock);
     copy_text(h->redis_error, sizeof(h->redis_error), error != NULL ? error : "");
     atomic_store(&h->redis, (int)state);
+    atomic_fetch_add_explicit(&h->reports, 1, memory_order_release);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -164,6 +181,7 @@ health_suspect(struct health *h, size_t suspect, size_t in_service)
     pthread_mutex_lock(&h->lock);
     h->suspect = suspect;
     h->suspect_in_service = in_service;
+    atomic_fetch_add_explicit(&h->reports, 1, memory_order_release);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -352,9 +370,10 @@ health_render(struct health *h, const struct health_inputs *in, struct buf *out)
     render_shopify(h, in->breaker, now, out);
     pthread_mutex_unlock(&h->lock);
 
-    buf_appendf(out, ",\"cache\":{\"status\":\"%s\",\"products\":%zu,\"age_seconds\":",
-                cache_word(in->current, tier),
-                in->current != NULL ? catalog_count(in->current) : 0);
+    buf_appendf(out,
+                ",\"cache\":{\"status\":\"%s\",\"products\":%zu,\"bytes\":%zu,\"age_seconds\":",
+                cache_word(in->current, tier), in->current != NULL ? catalog_count(in->current) : 0,
+                in->current != NULL ? catalog_bytes(in->current) : 0);
     if (in->current != NULL) {
         buf_append_int(out, (now - catalog_fetched_at_ms(in->current)) / 1000);
     } else {

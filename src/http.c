@@ -220,19 +220,51 @@ on_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *va
     return walk->rc == RETAIL_OK ? MHD_YES : MHD_NO;
 }
 
+/* /health, reusing this thread's last document while nothing in it can
+ * differ: the same second, catalog generation and health version, and a
+ * breaker that is not counting down to its next attempt. */
 static enum MHD_Result
 answer_health(struct http_server *s, struct MHD_Connection *connection)
 {
-    struct health_inputs in = {cache_acquire(s->deps.cache), s->deps.fallback, s->deps.breaker,
-                               s->deps.ttl_ms, s->deps.stale_ms};
+    uint64_t generation = 0;
+    struct health_inputs in = {cache_peek(s->deps.cache, &generation), s->deps.fallback,
+                               s->deps.breaker, s->deps.ttl_ms, s->deps.stale_ms};
+    struct breaker_view view = {BREAKER_CLOSED, false, 0, 0, 0};
+    struct MHD_Response *response;
+    struct answer_key key;
+    enum MHD_Result ret;
     struct buf body;
+    size_t size;
 
+    if (s->deps.breaker != NULL) {
+        view = breaker_view(s->deps.breaker);
+    }
+    memset(&key, 0, sizeof(key));
+    key.catalog = in.current;
+    key.generation = generation;
+    key.age_s = clock_wall_ms() / 1000;
+    key.kind = 0xFFFF0000u | (uint32_t)view.state << 1 | (view.in_flight ? 1u : 0u);
+    key.offset = health_version(s->deps.health);
+    key.page = view.failures;
+    response = view.state != BREAKER_OPEN ? answer_cache_get(&key) : NULL;
+    if (response != NULL) {
+        return MHD_queue_response(connection, MHD_HTTP_OK, response);
+    }
     buf_init(&body, 64 * 1024);
     if (health_render(s->deps.health, &in, &body) != RETAIL_OK) {
         log_error("http", "could not render /health");
     }
-    catalog_unref((struct catalog *)(uintptr_t)in.current);
-    return send_json(connection, MHD_HTTP_OK, &body, NULL);
+    response = make_response(&body, NULL, &size);
+    if (response == NULL) {
+        return send_static_error(connection);
+    }
+    ret = MHD_queue_response(connection, MHD_HTTP_OK, response);
+    if (view.state != BREAKER_OPEN) {
+        answer_cache_put(&key, response, size); /* takes our reference */
+    } else {
+        MHD_destroy_response(response);
+    }
+    return ret;
 }
 
 /* Answers a products or product request from catalog. */

@@ -55,6 +55,11 @@ void health_destroy(struct health *h);
 void health_count(struct health *h, enum health_counter counter);
 uint64_t health_counter_value(const struct health *h, enum health_counter counter);
 
+/* A number that changes whenever anything the document shows changes,
+ * time and the catalog aside: every report below and every counted answer
+ * moves it. Lets a renderer reuse its last document while it holds. */
+uint64_t health_version(const struct health *h);
+
 /* The refresher's reports. Texts are copied and must not hold a secret.
  * by_this_instance is false for a catalog another instance read. */
 void health_shopify_success(struct health *h, int64_t wall_ms, int64_t duration_ms, size_t products,
