@@ -3,6 +3,8 @@
 # Installs the Debian packages retail-api needs that are missing.
 #   scripts/deps.sh run    to build and run the server
 #   scripts/deps.sh test   to build and run every test
+#   scripts/deps.sh bench  to run the benchmark (wrk, nginx)
+#   scripts/deps.sh load   to run the locust load test
 # Runs apt-get update and install only when something is missing; needs
 # root (or sudo) only then.
 set -euo pipefail
@@ -15,8 +17,14 @@ test)
     need_libs+=(libcmocka-dev clang-format)
     need_cmds+=(python3:python3)
     ;;
+bench)
+    need_cmds+=(python3:python3 wrk:wrk nginx:nginx taskset:util-linux)
+    ;;
+load)
+    need_cmds+=(python3:python3 locust:python3-locust)
+    ;;
 *)
-    echo "usage: $0 run|test" >&2
+    echo "usage: $0 run|test|bench|load" >&2
     exit 2
     ;;
 esac

@@ -32,6 +32,8 @@ Control endpoints (no token needed), all JSON:
   GET  /__mock/stats    {"requests": {"products": n, "shop": n, "other": n},
                          "throttled": n, "max_in_use": n, "mode": ...}
   POST /__mock/reset    mode ok, counters zero
+  POST /__mock/fixed    store the request body; GET /__mock/fixed/... then answers it
+                        (for the benchmark: the bytes nginx caches in front of "Shopify")
 
 Start: mock_shopify.py --port 0 --products 100 --token T
 It prints "READY port=<n>" on stdout once listening.
@@ -181,9 +183,15 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return json.loads(self.rfile.read(length) or b"{}") if length else {}
 
+    def read_raw(self):
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
     # --- control -----------------------------------------------------------
     def do_POST(self):
         path = urlsplit(self.path).path
+        if path == "/__mock/fixed":
+            STATE["fixed"] = self.read_raw()
+            return self.send_json(200, {"ok": True})
         body = self.read_body()
         with STATE["lock"]:
             if path == "/__mock/mode":
@@ -214,6 +222,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, {"ok": True})
 
     def control_get(self, path):
+        if path.startswith("/__mock/fixed"):
+            return self.send_json(200, STATE.get("fixed", b"{}"),
+                                  {"Cache-Control": "public, max-age=3600"})
         with STATE["lock"]:
             if path == "/__mock/stats":
                 return self.send_json(200, {"requests": dict(STATE["counts"]),
