@@ -9,7 +9,8 @@
 # root (or sudo) only then.
 set -euo pipefail
 
-need_libs=(pkg-config make libmicrohttpd-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev)
+need_libs=(pkg-config make libmicrohttpd-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev
+    libsystemd-dev)
 need_cmds=(redis-server:redis-server)
 case "${1:-run}" in
 run) ;;

@@ -2,6 +2,7 @@
 /* Constant-time API key comparison over fixed-size padded slots. */
 #include "retail/auth.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #define AUTH_WORDS (AUTH_KEY_SLOT / sizeof(uint64_t))
 
 struct auth {
+    _Atomic unsigned refs;
     size_t count;
     struct {
         uint64_t len;
@@ -24,12 +26,13 @@ auth_create(char *const *keys, size_t count)
     if (auth == NULL) {
         return NULL;
     }
+    atomic_init(&auth->refs, 1);
     auth->count = count;
     for (size_t i = 0; i < count; i++) {
         size_t len = strlen(keys[i]);
 
         if (len == 0 || len > AUTH_KEY_SLOT) {
-            auth_destroy(auth);
+            auth_unref(auth);
             return NULL;
         }
         auth->keys[i].len = len;
@@ -38,14 +41,27 @@ auth_create(char *const *keys, size_t count)
     return auth;
 }
 
-void
-auth_destroy(struct auth *auth)
+struct auth *
+auth_ref(struct auth *auth)
 {
-    if (auth == NULL) {
+    atomic_fetch_add_explicit(&auth->refs, 1, memory_order_relaxed);
+    return auth;
+}
+
+void
+auth_unref(struct auth *auth)
+{
+    if (auth == NULL || atomic_fetch_sub_explicit(&auth->refs, 1, memory_order_acq_rel) != 1) {
         return;
     }
-    explicit_bzero(auth, sizeof(*auth) + auth->count * sizeof(auth->keys[0]));
+    explicit_bzero(auth->keys, auth->count * sizeof(auth->keys[0])); /* secrets */
     free(auth);
+}
+
+size_t
+auth_count(const struct auth *auth)
+{
+    return auth->count;
 }
 
 enum auth_result

@@ -57,6 +57,14 @@ breaker_pause_ms(int64_t base_ms, int64_t max_ms, unsigned failures, bool needs_
     return pause < max_ms ? pause : max_ms;
 }
 
+void
+breaker_set_max(struct breaker *b, int64_t max_ms)
+{
+    pthread_mutex_lock(&b->lock);
+    b->max_ms = max_ms < b->base_ms ? b->base_ms : max_ms;
+    pthread_mutex_unlock(&b->lock);
+}
+
 bool
 breaker_allows(struct breaker *b, int64_t now_ms)
 {

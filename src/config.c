@@ -41,6 +41,8 @@ const char *const config_keys[] = {"HOST",
                                    "SHOPIFY_CALLS_PER_SECOND",
                                    "REFRESH_BACKOFF_MAX_SECONDS",
                                    "CATALOG_SHRINK_GUARD_PERCENT",
+                                   "LOG_FORMAT",
+                                   "DRAIN_TIMEOUT_MS",
                                    NULL};
 
 static void __attribute__((format(printf, 3, 4)))
@@ -476,6 +478,7 @@ static const struct int_key int_keys[] = {
     {"SHOPIFY_CALLS_PER_SECOND", offsetof(struct config, calls_per_second), 1, 1000, 2},
     {"REFRESH_BACKOFF_MAX_SECONDS", offsetof(struct config, backoff_max_s), 1, 3600, 60},
     {"CATALOG_SHRINK_GUARD_PERCENT", offsetof(struct config, shrink_guard_percent), 0, 100, 50},
+    {"DRAIN_TIMEOUT_MS", offsetof(struct config, drain_timeout_ms), 0, 600000, 10000},
 };
 
 static int
@@ -565,6 +568,16 @@ config_set(struct config *cfg, const char *key, const char *value, const char *o
     } else if (strcmp(key, "FALLBACK_PRODUCTS_FILE") == 0) {
         rc = replace_string(&cfg->fallback_file, empty ? DEFAULT_FALLBACK_FILE : value);
         cfg->fallback_file_is_default = empty;
+    } else if (strcmp(key, "LOG_FORMAT") == 0) {
+        if (empty || strcmp(value, "text") == 0) {
+            cfg->log_json = false;
+        } else if (strcmp(value, "json") == 0) {
+            cfg->log_json = true;
+        } else {
+            config_quote(value, shown, sizeof(shown));
+            snprintf(inner, sizeof(inner), "LOG_FORMAT: must be text or json (got \"%s\")", shown);
+            rc = RETAIL_ERR_INVALID;
+        }
     } else if (strcmp(key, "LOG_LEVEL") == 0) {
         if (empty) {
             cfg->log_level = LOG_INFO;
@@ -682,8 +695,16 @@ valid_key_name(const char *key)
 }
 
 static int
-config_load_line(struct config *cfg, char *line, const char *path, unsigned lineno, char *err,
-                 size_t errlen)
+set_pair(void *arg, const char *key, const char *value, const char *origin, char *err,
+         size_t errlen)
+{
+    return config_set(arg, key, value, origin, err, errlen);
+}
+
+/* Parses one line of a KEY=VALUE file and hands its pair to fn. */
+static int
+parse_line(char *line, const char *path, unsigned lineno, config_pair_fn fn, void *arg, char *err,
+           size_t errlen)
 {
     char origin[300];
     char *eq, *key, *value;
@@ -707,11 +728,19 @@ config_load_line(struct config *cfg, char *line, const char *path, unsigned line
         return RETAIL_ERR_INVALID;
     }
     unquote(value);
-    return config_set(cfg, key, value, origin, err, errlen);
+    return fn(arg, key, value, origin, err, errlen);
 }
 
-int
-config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+static int
+config_load_line(struct config *cfg, char *line, const char *path, unsigned lineno, char *err,
+                 size_t errlen)
+{
+    return parse_line(line, path, lineno, set_pair, cfg, err, errlen);
+}
+
+/* Reads a KEY=VALUE file, handing each pair to fn, up to the first failure. */
+static int
+read_pairs(const char *path, config_pair_fn fn, void *arg, char *err, size_t errlen)
 {
     FILE *f = NULL;
     char *line = NULL;
@@ -750,7 +779,7 @@ config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
         if (len > 0 && line[len - 1] == '\n') {
             line[len - 1] = '\0';
         }
-        rc = config_load_line(cfg, line, path, lineno, err, errlen);
+        rc = parse_line(line, path, lineno, fn, arg, err, errlen);
         if (rc != RETAIL_OK) {
             goto out;
         }
@@ -768,6 +797,18 @@ out:
         fclose(f);
     }
     return rc;
+}
+
+int
+config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+    return read_pairs(path, set_pair, cfg, err, errlen);
+}
+
+int
+config_file_pairs(const char *path, config_pair_fn fn, void *arg, char *err, size_t errlen)
+{
+    return read_pairs(path, fn, arg, err, errlen);
 }
 
 int
@@ -834,4 +875,100 @@ bool
 config_has_shopify(const struct config *cfg)
 {
     return cfg->shop_url != NULL && cfg->shop_token != NULL;
+}
+
+unsigned
+config_check_file(struct config *cfg, const char *path, config_problem_fn problem, void *arg)
+{
+    char err[CONFIG_ERR_MAX];
+    char *line = NULL;
+    unsigned lineno = 0, problems = 0;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL) {
+        snprintf(err, sizeof(err), "config file %s: %s", path, strerror(errno));
+        problem(arg, err);
+        return 1;
+    }
+    line = malloc(CONFIG_LINE_MAX + 2);
+    if (line == NULL) {
+        fclose(f);
+        problem(arg, "out of memory");
+        return 1;
+    }
+    while (fgets(line, CONFIG_LINE_MAX + 2, f) != NULL) {
+        size_t len = strlen(line);
+
+        lineno++;
+        if (len > CONFIG_LINE_MAX) {
+            snprintf(err, sizeof(err), "%s:%u: line longer than %d bytes", path, lineno,
+                     CONFIG_LINE_MAX);
+            problem(arg, err);
+            problems++;
+            /* skip the rest of the overlong line */
+            while (len > 0 && line[len - 1] != '\n' && fgets(line, CONFIG_LINE_MAX + 2, f)) {
+                len = strlen(line);
+            }
+            continue;
+        }
+        if (len > 0 && line[len - 1] == '\n') {
+            line[len - 1] = '\0';
+        }
+        if (config_load_line(cfg, line, path, lineno, err, sizeof(err)) != RETAIL_OK) {
+            problem(arg, err);
+            problems++;
+        }
+    }
+    explicit_bzero(line, CONFIG_LINE_MAX + 2);
+    free(line);
+    fclose(f);
+    if (config_finish(cfg, err, sizeof(err)) != RETAIL_OK) {
+        problem(arg, err);
+        problems++;
+    }
+    return problems;
+}
+
+static bool
+same_text(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool
+same_redis(const struct redis_target *a, const struct redis_target *b)
+{
+    return a->kind == b->kind && a->port == b->port && a->db == b->db &&
+           same_text(a->host, b->host) && same_text(a->path, b->path) &&
+           same_text(a->username, b->username) && same_text(a->password, b->password);
+}
+
+void
+config_restart_keys(const struct config *a, const struct config *b, char *out, size_t cap)
+{
+    const struct {
+        const char *name;
+        bool same;
+    } keys[] = {
+        {"HOST", same_text(a->host, b->host)},
+        {"PORT", a->port == b->port},
+        {"REDIS_URL", same_redis(&a->redis, &b->redis)},
+        {"SHOPIFY_SHOP_URL", same_text(a->shop_url, b->shop_url)},
+        {"SHOPIFY_ACCESS_TOKEN", same_text(a->shop_token, b->shop_token)},
+        {"SHOPIFY_API_VERSION", same_text(a->api_version, b->api_version)},
+        {"FALLBACK_PRODUCTS_FILE", same_text(a->fallback_file, b->fallback_file)},
+    };
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (!keys[i].same) {
+            int n = snprintf(out + used, cap - used, "%s%s", used > 0 ? ", " : "", keys[i].name);
+
+            if (n < 0 || (size_t)n >= cap - used) {
+                break;
+            }
+            used += (size_t)n;
+        }
+    }
 }

@@ -1,23 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* HTTP server on libmicrohttpd: routing, products, health, errors. */
+/* HTTP server on libmicrohttpd: connections, routing, keys and queries,
+ * probes and metrics, drain. The answers themselves are in http_answers.c. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
-#include "retail/http.h"
+#include "http_internal.h"
 
-#include "retail/answer_cache.h"
-#include "retail/buf.h"
 #include "retail/clock.h"
-#include "retail/log.h"
-#include "retail/product.h"
-#include "retail/query.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,51 +24,63 @@
  * its size is paid per request. 16 KiB holds any sane request head. */
 #define CONNECTION_MEMORY 16384
 #define IDLE_TIMEOUT_S 30
-#define FALLBACK_LOG_INTERVAL_MS 10000
-#define MISS_LOG_INTERVAL_MS 1000
-#define DRAIN_WAIT_MS 2000
+#define RESUME_WAIT_MS 2000
 
-enum route {
-    ROUTE_NONE = 0,
-    ROUTE_HEALTH,
-    ROUTE_PRODUCTS,
-    ROUTE_PRODUCT,
-};
-
-struct http_server {
-    struct http_deps deps;
-    struct MHD_Daemon *daemon;
-    int listen_fd;
-    atomic_uint suspended; /* connections suspended and not yet run again */
-    struct log_ratelimit fallback_log;
-    struct log_ratelimit wait_log;
-    struct log_ratelimit miss_log;
-};
-
-/* State kept only by requests that wait for the first catalog; a request
- * answered on its first call allocates nothing. */
-struct request {
-    struct waiter waiter;
+/* The routes, in one table: the OpenAPI test reads the paths from here. */
+static const struct {
+    const char *path;
     enum route route;
-    int64_t started_ms;
-    struct products_query query;
-    char category[QUERY_CATEGORY_MAX + 1];
-    char id[PRODUCT_ID_MAX];
+} routes[] = {
+    {"/health", ROUTE_HEALTH},
+    {"/live", ROUTE_LIVE},
+    {"/ready", ROUTE_READY},
+    {"/metrics", ROUTE_METRICS},
+    {"/v1/products", ROUTE_PRODUCTS},
+    {"/v1/products/", ROUTE_PRODUCTS},
+    {"/v1/products/{id}", ROUTE_PRODUCT},
 };
 
-/* Headers an answer may carry beside Content-Type. */
-struct reply {
-    const char *x_cache; /* or NULL */
-    int64_t age_s;       /* sent when x_cache is set */
-    const char *allow;   /* or NULL */
-    bool www_authenticate;
+static const enum metrics_route metrics_routes[] = {
+    [ROUTE_NONE] = METRICS_ROUTE_OTHER,      [ROUTE_HEALTH] = METRICS_ROUTE_HEALTH,
+    [ROUTE_LIVE] = METRICS_ROUTE_LIVE,       [ROUTE_READY] = METRICS_ROUTE_READY,
+    [ROUTE_METRICS] = METRICS_ROUTE_METRICS, [ROUTE_PRODUCTS] = METRICS_ROUTE_PRODUCTS,
+    [ROUTE_PRODUCT] = METRICS_ROUTE_PRODUCT,
 };
 
 static const char internal_error_body[] =
     "{\"error\":\"internal_error\",\"detail\":\"the answer could not be built; try again\"}";
 
-static enum MHD_Result
-send_static_error(struct MHD_Connection *connection)
+struct conn *
+http_conn(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return info != NULL ? info->socket_context : NULL;
+}
+
+enum MHD_Result
+http_queue(struct MHD_Connection *connection, unsigned status, struct MHD_Response *response)
+{
+    struct conn *conn = http_conn(connection);
+
+    if (conn != NULL) {
+        conn->status = status;
+    }
+    return MHD_queue_response(connection, status, response);
+}
+
+bool
+http_may_reuse(struct http_server *s, struct MHD_Connection *connection)
+{
+    struct conn *conn = http_conn(connection);
+
+    return !atomic_load_explicit(&s->draining, memory_order_relaxed) &&
+           (conn == NULL || !conn->echo_id);
+}
+
+enum MHD_Result
+http_send_static_error(struct MHD_Connection *connection)
 {
     struct MHD_Response *response = MHD_create_response_from_buffer(
         sizeof(internal_error_body) - 1, (void *)(uintptr_t)internal_error_body,
@@ -86,16 +92,16 @@ send_static_error(struct MHD_Connection *connection)
     }
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
                             "application/json; charset=utf-8");
-    ret = MHD_queue_response(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, response);
+    ret = http_queue(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, response);
     MHD_destroy_response(response);
     return ret;
 }
 
-/* A response for body (its contents are *taken*) with reply's headers:
- * *new*, one reference (MHD_destroy_response); NULL on failure. */
-static struct MHD_Response *
-make_response(struct buf *body, const struct reply *reply, size_t *size)
+struct MHD_Response *
+http_make_response(struct http_server *s, struct MHD_Connection *connection, struct buf *body,
+                   const struct reply *reply, size_t *size)
 {
+    struct conn *conn = http_conn(connection);
     struct MHD_Response *response;
     size_t len;
     char *data = buf_steal(body, &len);
@@ -125,30 +131,35 @@ make_response(struct buf *body, const struct reply *reply, size_t *size)
     if (reply != NULL && reply->www_authenticate) {
         MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "ApiKey");
     }
+    if (conn != NULL && conn->echo_id) {
+        MHD_add_response_header(response, "X-Request-Id", conn->client_id);
+    }
+    if (atomic_load_explicit(&s->draining, memory_order_relaxed)) {
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
+    }
     *size = len;
     return response;
 }
 
-/* Queues body (its contents are *taken*) with the given status. */
-static enum MHD_Result
-send_json(struct MHD_Connection *connection, unsigned status, struct buf *body,
-          const struct reply *reply)
+enum MHD_Result
+http_send_json(struct http_server *s, struct MHD_Connection *connection, unsigned status,
+               struct buf *body, const struct reply *reply)
 {
     size_t size;
-    struct MHD_Response *response = make_response(body, reply, &size);
+    struct MHD_Response *response = http_make_response(s, connection, body, reply, &size);
     enum MHD_Result ret;
 
     if (response == NULL) {
-        return send_static_error(connection);
+        return http_send_static_error(connection);
     }
-    ret = MHD_queue_response(connection, status, response);
+    ret = http_queue(connection, status, response);
     MHD_destroy_response(response); /* the connection keeps its own reference until sent */
     return ret;
 }
 
-static enum MHD_Result
-send_error(struct MHD_Connection *connection, unsigned status, const char *code, const char *detail,
-           const struct reply *reply)
+enum MHD_Result
+http_send_error(struct http_server *s, struct MHD_Connection *connection, unsigned status,
+                const char *code, const char *detail, const struct reply *reply)
 {
     struct buf body;
 
@@ -158,12 +169,13 @@ send_error(struct MHD_Connection *connection, unsigned status, const char *code,
     buf_append_str(&body, ",\"detail\":");
     buf_append_json_string(&body, detail, strlen(detail));
     buf_append_str(&body, "}");
-    return send_json(connection, status, &body, reply);
+    return http_send_json(s, connection, status, &body, reply);
 }
 
 /* 400 for a bad query parameter: {"error", "parameter", "detail"}. */
 static enum MHD_Result
-send_param_error(struct MHD_Connection *connection, const struct query_error *error)
+send_param_error(struct http_server *s, struct MHD_Connection *connection,
+                 const struct query_error *error)
 {
     struct buf body;
 
@@ -172,7 +184,7 @@ send_param_error(struct MHD_Connection *connection, const struct query_error *er
                 "{\"error\":\"invalid_parameter\",\"parameter\":\"%s\",\"detail\":", error->param);
     buf_append_json_string(&body, error->detail, strlen(error->detail));
     buf_append_str(&body, "}");
-    return send_json(connection, MHD_HTTP_BAD_REQUEST, &body, NULL);
+    return http_send_json(s, connection, MHD_HTTP_BAD_REQUEST, &body, NULL);
 }
 
 /* Maps the path to a route; for /v1/products/{id} copies a valid id
@@ -186,11 +198,10 @@ route_of(const char *url, char id[PRODUCT_ID_MAX])
     size_t len;
 
     id[0] = '\0';
-    if (strcmp(url, "/health") == 0) {
-        return ROUTE_HEALTH;
-    }
-    if (strcmp(url, "/v1/products") == 0 || strcmp(url, prefix) == 0) {
-        return ROUTE_PRODUCTS;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (routes[i].route != ROUTE_PRODUCT && strcmp(url, routes[i].path) == 0) {
+            return routes[i].route;
+        }
     }
     if (strncmp(url, prefix, n) != 0 || strchr(url + n, '/') != NULL) {
         return ROUTE_NONE;
@@ -220,223 +231,43 @@ on_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *va
     return walk->rc == RETAIL_OK ? MHD_YES : MHD_NO;
 }
 
-/* /health, reusing this thread's last document while nothing in it can
- * differ: the same second, catalog generation and health version, and a
- * breaker that is not counting down to its next attempt. */
 static enum MHD_Result
-answer_health(struct http_server *s, struct MHD_Connection *connection)
+answer_text(struct http_server *s, struct MHD_Connection *connection, unsigned status,
+            const char *json)
 {
-    uint64_t generation = 0;
-    struct health_inputs in = {cache_peek(s->deps.cache, &generation), s->deps.fallback,
-                               s->deps.breaker, s->deps.ttl_ms, s->deps.stale_ms};
-    struct breaker_view view = {BREAKER_CLOSED, false, 0, 0, 0};
+    struct buf body;
+
+    buf_init(&body, 256);
+    buf_append_str(&body, json);
+    return http_send_json(s, connection, status, &body, NULL);
+}
+
+static enum MHD_Result
+answer_metrics(struct http_server *s, struct MHD_Connection *connection)
+{
+    struct metrics_inputs in = {s->deps.health, s->deps.breaker, cache_peek(s->deps.cache, NULL),
+                                s->deps.fallback, atomic_load(&s->draining)};
     struct MHD_Response *response;
-    struct answer_key key;
     enum MHD_Result ret;
     struct buf body;
     size_t size;
 
-    if (s->deps.breaker != NULL) {
-        view = breaker_view(s->deps.breaker);
+    buf_init(&body, 1024 * 1024);
+    if (metrics_render(s->deps.metrics, &in, &body) != RETAIL_OK) {
+        log_error("http", "could not render /metrics");
     }
-    memset(&key, 0, sizeof(key));
-    key.catalog = in.current;
-    key.generation = generation;
-    key.age_s = clock_wall_ms() / 1000;
-    key.kind = 0xFFFF0000u | (uint32_t)view.state << 1 | (view.in_flight ? 1u : 0u);
-    key.offset = health_version(s->deps.health);
-    key.page = view.failures;
-    response = view.state != BREAKER_OPEN ? answer_cache_get(&key) : NULL;
-    if (response != NULL) {
-        return MHD_queue_response(connection, MHD_HTTP_OK, response);
-    }
-    buf_init(&body, 64 * 1024);
-    if (health_render(s->deps.health, &in, &body) != RETAIL_OK) {
-        log_error("http", "could not render /health");
-    }
-    response = make_response(&body, NULL, &size);
+    response = http_make_response(s, connection, &body, NULL, &size);
     if (response == NULL) {
-        return send_static_error(connection);
+        return http_send_static_error(connection);
     }
-    ret = MHD_queue_response(connection, MHD_HTTP_OK, response);
-    if (view.state != BREAKER_OPEN) {
-        answer_cache_put(&key, response, size); /* takes our reference */
-    } else {
-        MHD_destroy_response(response);
-    }
+    /* Prometheus's text exposition format, version 0.0.4. */
+    MHD_del_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "application/json; charset=utf-8");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8");
+    ret = http_queue(connection, MHD_HTTP_OK, response);
+    MHD_destroy_response(response);
     return ret;
-}
-
-/* Answers a products or product request from catalog. */
-/* Which answer a request gets, naming its source and X-Cache. */
-enum answer_kind {
-    ANSWER_HIT = 0,
-    ANSWER_STALE,
-    ANSWER_WAITED_SHOPIFY,
-    ANSWER_WAITED_STORE,
-    ANSWER_WAITED_STALE,
-    ANSWER_FALLBACK,
-};
-
-/* Answers from catalog c (of the given cache generation; 0 for the
- * fallback), reusing this thread's finished answer when nothing changed. */
-static enum MHD_Result
-answer_from(struct MHD_Connection *connection, const struct catalog *c, uint64_t generation,
-            enum answer_kind kind, enum route route, const struct products_query *query,
-            const char *id)
-{
-    static const struct {
-        const char *source, *x_cache;
-    } kinds[] = {
-        [ANSWER_HIT] = {"cache", "HIT"},
-        [ANSWER_STALE] = {"stale", "STALE"},
-        [ANSWER_WAITED_SHOPIFY] = {"shopify", "MISS"},
-        [ANSWER_WAITED_STORE] = {"cache", "MISS"},
-        [ANSWER_WAITED_STALE] = {"stale", "STALE"},
-        [ANSWER_FALLBACK] = {"fallback", "FALLBACK"},
-    };
-    int64_t age_ms = clock_wall_ms() - catalog_fetched_at_ms(c);
-    struct reply reply = {kinds[kind].x_cache, age_ms > 0 ? age_ms / 1000 : 0, NULL, false};
-    const char *text = route == ROUTE_PRODUCT ? id : query->category;
-    struct MHD_Response *response;
-    struct answer_key key;
-    enum MHD_Result ret;
-    struct buf body;
-    size_t size;
-
-    key.catalog = c;
-    key.generation = generation;
-    key.age_s = reply.age_s;
-    key.kind = (uint32_t)route * 16 + (uint32_t)kind;
-    key.limit = query->limit;
-    key.offset = query->offset;
-    key.page = query->page;
-    key.text_len =
-        text != NULL ? (uint32_t)(route == ROUTE_PRODUCT ? strlen(id) : query->category_len) : 0;
-    memcpy(key.text, text != NULL ? text : "", key.text_len);
-    response = answer_cache_get(&key);
-    if (response != NULL) {
-        return MHD_queue_response(connection, MHD_HTTP_OK, response);
-    }
-    buf_init(&body, HTTP_RESPONSE_MAX);
-    if (route == ROUTE_PRODUCT) {
-        if (id[0] == '\0' || catalog_render_product(c, id, &body) == RETAIL_ERR_NOT_FOUND) {
-            buf_deinit(&body);
-            return send_error(connection, MHD_HTTP_NOT_FOUND, "not_found",
-                              "no product has this id; list products at /v1/products", &reply);
-        }
-    } else {
-        struct catalog_page page = {query->offset, query->limit, query->page, query->category,
-                                    query->category_len};
-
-        if (catalog_render_page(c, &page, kinds[kind].source, &body) != RETAIL_OK) {
-            log_error("http", "could not render a page: %s", retail_status_str(buf_status(&body)));
-        }
-    }
-    response = make_response(&body, &reply, &size);
-    if (response == NULL) {
-        return send_static_error(connection);
-    }
-    ret = MHD_queue_response(connection, MHD_HTTP_OK, response);
-    answer_cache_put(&key, response, size); /* takes our reference */
-    return ret;
-}
-
-static enum MHD_Result
-answer_fallback(struct http_server *s, struct MHD_Connection *connection, enum route route,
-                const struct products_query *query, const char *id, const char *why)
-{
-    uint64_t suppressed = 0;
-
-    health_count(s->deps.health, HEALTH_FALLBACK);
-    if (log_ratelimit_allow(&s->fallback_log, FALLBACK_LOG_INTERVAL_MS, &suppressed)) {
-        log_warn("fallback",
-                 "Using fallback products: %s (%" PRIu64
-                 " more fallback answers since the last line)",
-                 why, suppressed);
-    }
-    return answer_from(connection, s->deps.fallback, 0, ANSWER_FALLBACK, route, query, id);
-}
-
-/* Answers from the best data there is: a fresh catalog, a stale one, or
- * the fallback. waited says the request was parked for a catalog. */
-static enum MHD_Result
-answer_products(struct http_server *s, struct MHD_Connection *connection, enum route route,
-                const struct products_query *query, const char *id, bool waited, int64_t started_ms)
-{
-    uint64_t generation = 0;
-    const struct catalog *c = cache_peek(s->deps.cache, &generation);
-    enum health_tier tier = health_tier_of(c, s->deps.ttl_ms, s->deps.stale_ms, clock_wall_ms());
-    enum answer_kind kind;
-    uint64_t suppressed = 0;
-
-    if (tier == TIER_NONE) {
-        health_count(s->deps.health, HEALTH_MISSES);
-        return answer_fallback(s, connection, route, query, id,
-                               !s->deps.catalog_expected ? "Shopify is not configured"
-                               : waited    ? "no catalog arrived within PRODUCTS_DEADLINE_MS"
-                               : c != NULL ? "the catalog is older than CACHE_STALE_SECONDS"
-                                           : "no catalog from Shopify yet, none on its way");
-    }
-    if (waited) {
-        health_count(s->deps.health, HEALTH_MISSES);
-        if (log_ratelimit_allow(&s->miss_log, MISS_LOG_INTERVAL_MS, &suppressed)) {
-            log_info("cache",
-                     "Cache MISS: answered after waiting %lld ms for a catalog (%" PRIu64
-                     " more misses since the last line)",
-                     (long long)(clock_mono_ms() - started_ms), suppressed);
-        }
-        kind = tier == TIER_STALE                            ? ANSWER_WAITED_STALE
-               : catalog_origin(c) == CATALOG_ORIGIN_SHOPIFY ? ANSWER_WAITED_SHOPIFY
-                                                             : ANSWER_WAITED_STORE;
-    } else if (tier == TIER_STALE) {
-        health_count(s->deps.health, HEALTH_STALE);
-        kind = ANSWER_STALE;
-    } else {
-        health_count(s->deps.health, HEALTH_HITS);
-        kind = ANSWER_HIT;
-    }
-    log_debug("cache", "Cache %s: products from a catalog of %zu, %lld ms old",
-              kind == ANSWER_HIT     ? "HIT"
-              : kind == ANSWER_STALE ? "STALE"
-                                     : "MISS",
-              catalog_count(c), (long long)(clock_wall_ms() - catalog_fetched_at_ms(c)));
-    return answer_from(connection, c, generation, kind, route, query, id);
-}
-
-/* Suspends the connection until the attempt it waits on ends (a catalog
- * is published, or the refresh fails) or its deadline passes. */
-static enum MHD_Result
-park(struct http_server *s, struct MHD_Connection *connection, void **con_cls, enum route route,
-     const struct products_query *query, const char *id, int64_t started_ms, uint64_t generation)
-{
-    struct request *req = calloc(1, sizeof(*req));
-    uint64_t suppressed = 0;
-
-    if (req == NULL) {
-        return send_static_error(connection);
-    }
-    req->route = route;
-    req->started_ms = started_ms;
-    req->query = *query;
-    if (query->category != NULL) {
-        memcpy(req->category, query->category, query->category_len);
-        req->category[query->category_len] = '\0';
-        req->query.category = req->category;
-    }
-    memcpy(req->id, id, sizeof(req->id));
-    *con_cls = req;
-    if (log_ratelimit_allow(&s->wait_log, MISS_LOG_INTERVAL_MS, &suppressed)) {
-        log_info("cache",
-                 "Cache MISS: no catalog yet, waiting up to %lld ms for Shopify (%" PRIu64
-                 " more requests waited since the last line)",
-                 (long long)s->deps.products_deadline_ms, suppressed);
-    }
-    atomic_fetch_add(&s->suspended, 1);
-    MHD_suspend_connection(connection);
-    waiters_park(s->deps.waiters, &req->waiter, connection,
-                 started_ms + s->deps.products_deadline_ms, generation);
-    return MHD_YES;
 }
 
 static bool
@@ -451,38 +282,49 @@ has_body(struct MHD_Connection *connection)
 }
 
 static enum MHD_Result
-dispatch(struct http_server *s, struct MHD_Connection *connection, const char *url,
+dispatch(struct http_server *s, struct MHD_Connection *connection, enum route route, const char *id,
          const char *method, void **con_cls)
 {
-    int64_t started = clock_mono_ms();
     struct reply allow = {NULL, 0, "GET, HEAD", false};
     struct reply challenge = {NULL, 0, NULL, true};
-    char id[PRODUCT_ID_MAX];
-    enum route route = route_of(url, id);
     struct products_query query;
+    const struct auth *keys;
     const char *key;
 
     if (route == ROUTE_NONE) {
-        return send_error(connection, MHD_HTTP_NOT_FOUND, "not_found",
-                          "unknown path; the API serves /health and /v1/products", NULL);
+        return http_send_error(s, connection, MHD_HTTP_NOT_FOUND, "not_found",
+                               "unknown path; the API serves /health and /v1/products", NULL);
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        return send_error(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                          "this path answers GET and HEAD only", &allow);
+        return http_send_error(s, connection, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                               "this path answers GET and HEAD only", &allow);
     }
-    if (route == ROUTE_HEALTH) {
-        return answer_health(s, connection);
+    switch (route) {
+    case ROUTE_HEALTH:
+        return http_answer_health(s, connection);
+    case ROUTE_LIVE:
+        return answer_text(s, connection, MHD_HTTP_OK, "{\"status\":\"alive\"}");
+    case ROUTE_READY:
+        return atomic_load(&s->draining)
+                   ? answer_text(s, connection, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                 "{\"status\":\"draining\"}")
+                   : answer_text(s, connection, MHD_HTTP_OK, "{\"status\":\"ready\"}");
+    case ROUTE_METRICS:
+        return answer_metrics(s, connection);
+    default:
+        break;
     }
     key = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-API-Key");
-    switch (auth_check(s->deps.auth, key, key != NULL ? strlen(key) : 0)) {
+    keys = published_peek(s->deps.auth, NULL);
+    switch (keys != NULL ? auth_check(keys, key, key != NULL ? strlen(key) : 0) : AUTH_INVALID) {
     case AUTH_OK:
         break;
     case AUTH_MISSING:
-        return send_error(connection, MHD_HTTP_UNAUTHORIZED, "missing_api_key",
-                          "send your API key in the X-API-Key header", &challenge);
+        return http_send_error(s, connection, MHD_HTTP_UNAUTHORIZED, "missing_api_key",
+                               "send your API key in the X-API-Key header", &challenge);
     case AUTH_INVALID:
-        return send_error(connection, MHD_HTTP_UNAUTHORIZED, "invalid_api_key",
-                          "the X-API-Key header does not hold a valid key", &challenge);
+        return http_send_error(s, connection, MHD_HTTP_UNAUTHORIZED, "invalid_api_key",
+                               "the X-API-Key header does not hold a valid key", &challenge);
     }
     query_products_init(&query);
     if (route == ROUTE_PRODUCTS) {
@@ -490,24 +332,40 @@ dispatch(struct http_server *s, struct MHD_Connection *connection, const char *u
 
         MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, on_query_arg, &walk);
         if (walk.rc != RETAIL_OK) {
-            return send_param_error(connection, &walk.error);
+            return send_param_error(s, connection, &walk.error);
         }
         query_products_finish(&query);
     }
-    {
-        /* Read the generation first: a wake-up after this point resumes
-         * a park that decided on older news. */
-        uint64_t generation = waiters_generation(s->deps.waiters);
-        const struct catalog *c = cache_peek(s->deps.cache, NULL);
-        bool servable =
-            health_tier_of(c, s->deps.ttl_ms, s->deps.stale_ms, clock_wall_ms()) != TIER_NONE;
+    return http_answer_products(s, connection, route, &query, id, con_cls);
+}
 
-        if (servable || s->deps.products_deadline_ms <= 0 || !s->deps.catalog_expected ||
-            !breaker_should_wait(s->deps.breaker)) {
-            return answer_products(s, connection, route, &query, id, false, started);
-        }
-        return park(s, connection, con_cls, route, &query, id, started, generation);
+/* A client's X-Request-Id, kept when it is 1 to 64 safe characters. */
+static void
+take_request_id(struct MHD_Connection *connection, struct conn *conn)
+{
+    const char *id = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Request-Id");
+    size_t len = id != NULL ? strlen(id) : 0;
+
+    conn->echo_id =
+        len > 0 && len <= HTTP_REQUEST_ID_MAX &&
+        strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:/-") == len;
+    if (conn->echo_id) {
+        memcpy(conn->client_id, id, len + 1);
     }
+}
+
+/* The number of this thread's next request, for the ids the log makes up:
+ * a thread index in the top bits, a count below. */
+static uint64_t
+next_request_number(void)
+{
+    static atomic_uint threads;
+    static _Thread_local uint64_t base, count;
+
+    if (base == 0) {
+        base = (uint64_t)(atomic_fetch_add(&threads, 1) + 1) << 40;
+    }
+    return base | ++count;
 }
 
 /* The state of a request between handler calls: NULL before the first
@@ -519,45 +377,82 @@ on_request(void *cls, struct MHD_Connection *connection, const char *url, const 
            const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     struct http_server *s = cls;
+    struct conn *conn = http_conn(connection);
+    enum MHD_Result ret;
 
     (void)version;
     (void)upload_data;
     if (*con_cls == NULL) {
+        conn->active = true;
+        conn->started_us = clock_mono_us();
+        conn->status = 0;
+        conn->route = ROUTE_NONE;
+        conn->number = next_request_number();
+        take_request_id(connection, conn);
+        atomic_fetch_add(&s->in_flight, 1);
+        log_set_request(conn->echo_id ? conn->client_id : NULL, conn->number);
         /* Headers only. An answer queued now would make MHD close the
          * connection (the body might still come), so refuse bodies here
          * and answer the rest on the next call, keeping keep-alive. */
         if (has_body(connection)) {
-            return send_error(connection, MHD_HTTP_BAD_REQUEST, "unexpected_body",
-                              "GET and HEAD requests take no body", NULL);
+            ret = http_send_error(s, connection, MHD_HTTP_BAD_REQUEST, "unexpected_body",
+                                  "GET and HEAD requests take no body", NULL);
+        } else {
+            *con_cls = &headers_seen;
+            ret = MHD_YES;
         }
-        *con_cls = &headers_seen;
-        return MHD_YES;
+        log_set_request(NULL, 0);
+        return ret;
     }
     if (*upload_data_size != 0) {
         *upload_data_size = 0; /* a body without a length header: ignored */
         return MHD_YES;
     }
+    log_set_request(conn->echo_id ? conn->client_id : NULL, conn->number);
     if (*con_cls == &headers_seen) {
-        return dispatch(s, connection, url, method, con_cls);
-    }
-    /* Run again after being resumed. */
-    struct request *req = *con_cls;
+        char id[PRODUCT_ID_MAX];
 
-    atomic_fetch_sub(&s->suspended, 1);
-    return answer_products(s, connection, req->route, &req->query, req->id, true, req->started_ms);
+        conn->route = route_of(url, id);
+        ret = dispatch(s, connection, conn->route, id, method, con_cls);
+    } else {
+        ret = http_answer_resumed(s, connection, *con_cls); /* run again after being resumed */
+    }
+    log_set_request(NULL, 0);
+    return ret;
 }
 
 static void
 on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
              enum MHD_RequestTerminationCode code)
 {
-    (void)cls;
-    (void)connection;
+    struct http_server *s = cls;
+    struct conn *conn = http_conn(connection);
+
     (void)code;
-    if (*con_cls != &headers_seen) {
+    if (conn != NULL && conn->active) {
+        conn->active = false;
+        metrics_http(s->deps.metrics, metrics_routes[conn->route],
+                     conn->status != 0 ? conn->status : 500, clock_mono_us() - conn->started_us);
+        atomic_fetch_sub(&s->in_flight, 1);
+    }
+    if (*con_cls != NULL && *con_cls != &headers_seen) {
         free(*con_cls);
     }
     *con_cls = NULL;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+              enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    (void)connection;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(struct conn));
+    } else {
+        free(*socket_context);
+        *socket_context = NULL;
+    }
 }
 
 static void
@@ -638,7 +533,8 @@ http_usable_cores(void)
 }
 
 struct http_server *
-http_create(const struct http_deps *deps, char *err, size_t errlen)
+http_create(const struct http_deps *deps, const struct http_limits *limits, char *err,
+            size_t errlen)
 {
     struct http_server *s = calloc(1, sizeof(*s));
     unsigned threads = deps->threads;
@@ -650,6 +546,7 @@ http_create(const struct http_deps *deps, char *err, size_t errlen)
         return NULL;
     }
     s->deps = *deps;
+    http_set_limits(s, limits);
     s->listen_fd = open_listener(deps->host, deps->port, &ipv6, err, errlen);
     if (s->listen_fd < 0) {
         free(s);
@@ -665,7 +562,8 @@ http_create(const struct http_deps *deps, char *err, size_t errlen)
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+        (size_t)CONNECTION_MEMORY, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (s->daemon == NULL) {
         snprintf(err, errlen, "libmicrohttpd could not start on port %u", deps->port);
         close(s->listen_fd);
@@ -678,32 +576,127 @@ http_create(const struct http_deps *deps, char *err, size_t errlen)
 }
 
 void
-http_quiesce(struct http_server *s)
+http_set_limits(struct http_server *s, const struct http_limits *limits)
 {
-    if (s != NULL && s->daemon != NULL) {
-        MHD_quiesce_daemon(s->daemon);
+    atomic_store(&s->ttl_ms, limits->ttl_ms);
+    atomic_store(&s->stale_ms, limits->stale_ms);
+    atomic_store(&s->products_deadline_ms, limits->products_deadline_ms);
+}
+
+/* Waits (in short naps, with a deadline) until *count reaches zero. */
+static unsigned
+wait_for_zero(atomic_uint *count, int64_t timeout_ms)
+{
+    int64_t give_up = clock_mono_ms() + timeout_ms;
+
+    while (atomic_load(count) > 0 && clock_mono_ms() < give_up) {
+        struct timespec nap = {0, 5 * 1000 * 1000};
+
+        nanosleep(&nap, NULL);
     }
+    return atomic_load(count);
+}
+
+unsigned
+http_drain(struct http_server *s, int64_t timeout_ms)
+{
+    unsigned left;
+
+    if (s == NULL) {
+        return 0;
+    }
+    atomic_store(&s->draining, true);
+    MHD_quiesce_daemon(s->daemon);     /* no new connections; kept-alive ones still speak */
+    waiters_wake_all(s->deps.waiters); /* parked requests are answered now */
+    left = wait_for_zero(&s->in_flight, timeout_ms);
+    if (left > 0) {
+        log_warn("shutdown", "%u requests still in flight after %lld ms: closing them", left,
+                 (long long)timeout_ms);
+    }
+    return left;
 }
 
 void
 http_destroy(struct http_server *s)
 {
-    int64_t give_up;
-
     if (s == NULL) {
         return;
     }
+    atomic_store(&s->draining, true);
     /* MHD must not be stopped with suspended connections: resume them
-     * (they are answered from a catalog or the fallback) and give the
-     * pool threads a moment to run them. */
+     * (they are answered from a catalog or the fallback) and give the pool
+     * threads a moment to run them. */
     waiters_close(s->deps.waiters);
-    give_up = clock_mono_ms() + DRAIN_WAIT_MS;
-    while (atomic_load(&s->suspended) > 0 && clock_mono_ms() < give_up) {
-        struct timespec pause = {0, 5 * 1000 * 1000};
-
-        nanosleep(&pause, NULL);
-    }
+    (void)wait_for_zero(&s->suspended, RESUME_WAIT_MS);
     MHD_stop_daemon(s->daemon);
     close(s->listen_fd);
     free(s);
+}
+
+bool
+http_probe_live(const char *host, unsigned port, int64_t timeout_ms)
+{
+    static const char request[] = "GET /live HTTP/1.1\r\nHost: localhost\r\n"
+                                  "Connection: close\r\n\r\n";
+    bool ipv6 = strchr(host, ':') != NULL;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    char answer[64];
+    int64_t give_up = clock_mono_ms() + timeout_ms;
+    size_t got = 0;
+    bool ok = false;
+    int fd;
+
+    memset(&addr, 0, sizeof(addr));
+    if (ipv6) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
+
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        a6->sin6_addr = in6addr_loopback;
+        addr_len = sizeof(*a6);
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
+
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr_len = sizeof(*a4);
+    }
+    fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        return false;
+    }
+    if (connect(fd, (struct sockaddr *)&addr, addr_len) != 0 && errno != EINPROGRESS) {
+        close(fd);
+        return false;
+    }
+    for (bool sent = false; clock_mono_ms() < give_up && got < sizeof(answer) - 1;) {
+        struct pollfd pfd = {fd, sent ? POLLIN : POLLOUT, 0};
+        ssize_t n;
+
+        if (poll(&pfd, 1, (int)(give_up - clock_mono_ms())) <= 0) {
+            break;
+        }
+        if (!sent) {
+            sent = send(fd, request, sizeof(request) - 1, MSG_NOSIGNAL) ==
+                   (ssize_t)(sizeof(request) - 1);
+            if (!sent) {
+                break;
+            }
+            continue;
+        }
+        n = recv(fd, answer + got, sizeof(answer) - 1 - got, 0);
+        if (n <= 0) {
+            break;
+        }
+        got += (size_t)n;
+        answer[got] = '\0';
+        if (strstr(answer, "\r\n") != NULL) {
+            ok = strncmp(answer, "HTTP/1.1 200", 12) == 0;
+            break;
+        }
+    }
+    close(fd);
+    return ok;
 }

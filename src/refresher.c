@@ -6,6 +6,7 @@
 #include "retail/log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,18 @@
 #define SHRINK_CONFIRM_MIN_MS 1000
 #define SHRINK_CONFIRM_MAX_MS 30000
 
+/* Reads one of the limits a reload may change (see refresher_set_limits). */
+#define LIMIT(r, field) atomic_load_explicit(&(r)->limits.field, memory_order_relaxed)
+
 struct refresher {
     struct refresher_settings settings;
+    struct {
+        _Atomic int64_t ttl_ms;
+        _Atomic int64_t stale_ms;
+        _Atomic int64_t refresh_deadline_ms;
+        _Atomic int64_t shrink_guard_percent;
+    } limits;
+    struct metrics *metrics;
     char instance_id[64];
     struct cache *cache;
     struct health *health;
@@ -44,6 +55,21 @@ struct refresher {
     int64_t suspect_confirm_ms;
 };
 
+void
+refresher_set_limits(struct refresher *r, const struct refresher_settings *settings)
+{
+    atomic_store(&r->limits.ttl_ms, settings->ttl_ms);
+    atomic_store(&r->limits.stale_ms, settings->stale_ms);
+    atomic_store(&r->limits.refresh_deadline_ms, settings->refresh_deadline_ms);
+    atomic_store(&r->limits.shrink_guard_percent, (int64_t)settings->shrink_guard_percent);
+}
+
+void
+refresher_set_metrics(struct refresher *r, struct metrics *metrics)
+{
+    r->metrics = metrics;
+}
+
 struct refresher *
 refresher_create(const struct refresher_settings *settings, struct cache *cache,
                  struct health *health, struct breaker *breaker, struct waiters *waiters,
@@ -56,6 +82,7 @@ refresher_create(const struct refresher_settings *settings, struct cache *cache,
         return NULL;
     }
     r->settings = *settings;
+    refresher_set_limits(r, settings);
     snprintf(r->instance_id, sizeof(r->instance_id), "%s",
              settings->instance_id != NULL ? settings->instance_id : "retail-api");
     r->settings.instance_id = r->instance_id;
@@ -108,7 +135,7 @@ set_store_state(struct refresher *r, bool up, const char *error)
 static bool
 servable(const struct refresher *r, const struct catalog *c)
 {
-    return c != NULL && clock_wall_ms() - catalog_fetched_at_ms(c) < r->settings.stale_ms;
+    return c != NULL && clock_wall_ms() - catalog_fetched_at_ms(c) < LIMIT(r, stale_ms);
 }
 
 static void
@@ -116,7 +143,7 @@ save_catalog(struct refresher *r, const struct catalog *catalog)
 {
     char err[UPSTREAM_ERROR_MAX];
     int64_t started = clock_mono_ms();
-    int rc = r->store.save(r->store.ctx, catalog, r->settings.stale_ms / 1000, err, sizeof(err));
+    int rc = r->store.save(r->store.ctx, catalog, LIMIT(r, stale_ms) / 1000, err, sizeof(err));
 
     if (rc != RETAIL_OK) {
         set_store_state(r, false, err);
@@ -124,7 +151,7 @@ save_catalog(struct refresher *r, const struct catalog *catalog)
     }
     log_info("redis", "stored %zu products in Redis in %lld ms (expires in %lld s)",
              catalog_count(catalog), (long long)(clock_mono_ms() - started),
-             (long long)(r->settings.stale_ms / 1000));
+             (long long)(LIMIT(r, stale_ms) / 1000));
     set_store_state(r, true, NULL);
 }
 
@@ -228,7 +255,7 @@ shrink_guard_passes(struct refresher *r, const struct catalog *catalog, int64_t 
     struct catalog *current = cache_acquire(r->cache);
     size_t before = current != NULL ? catalog_count(current) : 0;
     size_t after = catalog_count(catalog);
-    unsigned guard = r->settings.shrink_guard_percent;
+    unsigned guard = (unsigned)LIMIT(r, shrink_guard_percent);
     bool shrunk = guard > 0 && servable(r, current) && before > 0 &&
                   (double)after < (double)before * (100 - guard) / 100.0;
     int64_t confirm;
@@ -251,7 +278,7 @@ shrink_guard_passes(struct refresher *r, const struct catalog *catalog, int64_t 
         health_suspect(r->health, 0, 0);
         return true;
     }
-    confirm = r->settings.ttl_ms / 5;
+    confirm = LIMIT(r, ttl_ms) / 5;
     confirm = confirm < SHRINK_CONFIRM_MIN_MS   ? SHRINK_CONFIRM_MIN_MS
               : confirm > SHRINK_CONFIRM_MAX_MS ? SHRINK_CONFIRM_MAX_MS
                                                 : confirm;
@@ -284,8 +311,7 @@ read_catalog(struct refresher *r)
     r->fleet_waiting = false;
     breaker_begin(r->breaker);
     memset(&report, 0, sizeof(report));
-    rc =
-        r->source.fetch(r->source.ctx, builder, started + r->settings.refresh_deadline_ms, &report);
+    rc = r->source.fetch(r->source.ctx, builder, started + LIMIT(r, refresh_deadline_ms), &report);
     if (rc == RETAIL_OK) {
         catalog =
             catalog_builder_finish(builder, CATALOG_ORIGIN_SHOPIFY, started_wall, &duplicates);
@@ -297,6 +323,9 @@ read_catalog(struct refresher *r)
     } else {
         catalog_builder_destroy(builder);
         catalog = NULL;
+    }
+    if (r->metrics != NULL) {
+        metrics_refresh(r->metrics, rc == RETAIL_OK ? FETCH_OK : report.failure);
     }
     if (rc == RETAIL_ERR_CANCELLED || report.failure == FETCH_CANCELLED) {
         breaker_abandon(r->breaker);
@@ -376,7 +405,7 @@ attempt(struct refresher *r, int64_t now)
         return;
     }
     if (r->store.lock(r->store.ctx, r->instance_id,
-                      r->settings.refresh_deadline_ms + REFRESHER_LOCK_MARGIN_MS, &taken, err,
+                      LIMIT(r, refresh_deadline_ms) + REFRESHER_LOCK_MARGIN_MS, &taken, err,
                       sizeof(err)) != RETAIL_OK) {
         set_store_state(r, false, err);
         (void)read_catalog(r);
@@ -387,8 +416,7 @@ attempt(struct refresher *r, int64_t now)
         if (!r->fleet_waiting) {
             log_info("refresh", "another instance is reading Shopify; waiting for its catalog");
             r->fleet_waiting = true;
-            r->fleet_wait_until_ms =
-                now + r->settings.refresh_deadline_ms + REFRESHER_LOCK_MARGIN_MS;
+            r->fleet_wait_until_ms = now + LIMIT(r, refresh_deadline_ms) + REFRESHER_LOCK_MARGIN_MS;
             breaker_begin(r->breaker);
         } else if (now > r->fleet_wait_until_ms) {
             r->fleet_waiting = false;
@@ -403,7 +431,7 @@ attempt(struct refresher *r, int64_t now)
     {
         struct catalog *current = cache_acquire(r->cache);
         int64_t age = current != NULL ? clock_wall_ms() - catalog_fetched_at_ms(current) : 0;
-        bool due = current == NULL || age >= r->settings.ttl_ms * 4 / 5 || r->suspect_pending;
+        bool due = current == NULL || age >= LIMIT(r, ttl_ms) * 4 / 5 || r->suspect_pending;
 
         catalog_unref(current);
         if (due) {
@@ -429,7 +457,7 @@ read_due(struct refresher *r, int64_t now)
     current = cache_acquire(r->cache);
     if (current != NULL) {
         int64_t age = clock_wall_ms() - catalog_fetched_at_ms(current);
-        int64_t lead = r->settings.ttl_ms * 4 / 5;
+        int64_t lead = LIMIT(r, ttl_ms) * 4 / 5;
 
         due = now + (age < lead ? lead - age : 0);
         catalog_unref(current);

@@ -27,11 +27,14 @@
 struct shopify_client {
     char *base_url;
     char *api_version;
-    long connect_timeout_ms;
-    long timeout_ms;
+    /* What a reload may change, read by the fetching thread: */
+    _Atomic long connect_timeout_ms;
+    _Atomic long timeout_ms;
+    _Atomic long max_retries;
+    _Atomic double drain_per_ms;
     unsigned max_pages;
-    unsigned max_retries;
-    double drain_per_ms;
+    void (*observe)(void *arg, enum fetch_failure outcome, int64_t duration_ms);
+    void *observe_arg;
     CURLM *multi;
     CURL *easy;
     struct curl_slist *headers; /* holds the token: wiped before it is freed */
@@ -221,11 +224,10 @@ shopify_create(const struct shopify_settings *s)
     buf_init(&c->body, s->max_body_bytes);
     c->base_url = strdup(s->base_url);
     c->api_version = strdup(s->api_version);
-    c->connect_timeout_ms = s->connect_timeout_ms;
-    c->timeout_ms = s->timeout_ms;
     c->max_pages = s->max_pages;
-    c->max_retries = s->max_retries;
-    c->drain_per_ms = (s->calls_per_second > 0 ? s->calls_per_second : 2) / 1000.0;
+    c->observe = s->observe;
+    c->observe_arg = s->observe_arg;
+    shopify_set_limits(c, s);
     c->retry_after_ms = -1;
     c->multi = curl_multi_init();
     c->easy = curl_easy_init();
@@ -255,6 +257,15 @@ shopify_create(const struct shopify_settings *s)
 fail:
     shopify_destroy(c);
     return NULL;
+}
+
+void
+shopify_set_limits(struct shopify_client *c, const struct shopify_settings *s)
+{
+    atomic_store(&c->connect_timeout_ms, s->connect_timeout_ms);
+    atomic_store(&c->timeout_ms, s->timeout_ms);
+    atomic_store(&c->max_retries, (long)s->max_retries);
+    atomic_store(&c->drain_per_ms, (s->calls_per_second > 0 ? s->calls_per_second : 2) / 1000.0);
 }
 
 void
@@ -383,9 +394,11 @@ fail(struct fetch_report *report, enum fetch_failure failure, int rc, const char
 static int64_t
 drain_wait(const struct shopify_client *c, double target)
 {
-    double used = c->bucket_used - (double)(clock_mono_ms() - c->bucket_seen_ms) * c->drain_per_ms;
+    double used = c->bucket_used -
+                  (double)(clock_mono_ms() - c->bucket_seen_ms) * atomic_load(&c->drain_per_ms);
 
-    return used + 1 <= target ? 0 : (int64_t)ceil((used + 1 - target) / c->drain_per_ms);
+    return used + 1 <= target ? 0
+                              : (int64_t)ceil((used + 1 - target) / atomic_load(&c->drain_per_ms));
 }
 
 /* Paces requests by Shopify's bucket: keeps half of it free when the
@@ -436,8 +449,8 @@ note_headers(struct shopify_client *c, const char *what)
 /* One GET, bounded by timeout_ms. RETAIL_OK only for a 200 whose body is
  * in c->body; otherwise the report says what class of failure it was. */
 static int
-get_once(struct shopify_client *c, const char *url, const char *what, int64_t timeout_ms,
-         struct fetch_report *report)
+get_once_unobserved(struct shopify_client *c, const char *url, const char *what, int64_t timeout_ms,
+                    struct fetch_report *report)
 {
     int64_t started = clock_mono_ms();
     long status = 0;
@@ -452,9 +465,10 @@ get_once(struct shopify_client *c, const char *url, const char *what, int64_t ti
     c->retry_after_ms = -1;
     curl_easy_setopt(c->easy, CURLOPT_URL, url);
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(
-        c->easy, CURLOPT_CONNECTTIMEOUT_MS,
-        (long)(c->connect_timeout_ms < timeout_ms ? c->connect_timeout_ms : timeout_ms));
+    curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(atomic_load(&c->connect_timeout_ms) < timeout_ms
+                                ? atomic_load(&c->connect_timeout_ms)
+                                : timeout_ms));
     code = perform(c);
     took = clock_mono_ms() - started;
     report->requests++;
@@ -467,7 +481,7 @@ get_once(struct shopify_client *c, const char *url, const char *what, int64_t ti
         log_warn("shopify",
                  "Shopify API TIMEOUT: GET %s after %lld ms (connect limit %ld ms, limit for "
                  "this request %lld ms): %s",
-                 what, (long long)took, c->connect_timeout_ms, (long long)timeout_ms,
+                 what, (long long)took, atomic_load(&c->connect_timeout_ms), (long long)timeout_ms,
                  c->curl_error);
         return fail(report, FETCH_TIMEOUT, RETAIL_ERR_TIMEOUT, "timeout after %lld ms on %s",
                     (long long)took, what);
@@ -508,6 +522,21 @@ get_once(struct shopify_client *c, const char *url, const char *what, int64_t ti
                 "HTTP %ld on %s: %s", status, what, status_meaning(status));
 }
 
+/* get_once_unobserved, told to the observer. */
+static int
+get_once(struct shopify_client *c, const char *url, const char *what, int64_t timeout_ms,
+         struct fetch_report *report)
+{
+    int64_t started = clock_mono_ms();
+    int rc = get_once_unobserved(c, url, what, timeout_ms, report);
+
+    if (c->observe != NULL) {
+        c->observe(c->observe_arg, rc == RETAIL_OK ? FETCH_OK : report->failure,
+                   clock_mono_ms() - started);
+    }
+    return rc;
+}
+
 static bool
 retryable(enum fetch_failure failure)
 {
@@ -537,8 +566,11 @@ get(struct shopify_client *c, const char *url, const char *what, int64_t deadlin
                         "the refresh deadline passed before %s", what);
         }
         report->failure = FETCH_OK;
-        rc = get_once(c, url, what, left < c->timeout_ms ? left : c->timeout_ms, report);
-        if (rc == RETAIL_OK || !retryable(report->failure) || attempt >= c->max_retries) {
+        rc = get_once(c, url, what,
+                      left < atomic_load(&c->timeout_ms) ? left : atomic_load(&c->timeout_ms),
+                      report);
+        if (rc == RETAIL_OK || !retryable(report->failure) ||
+            attempt >= (unsigned)atomic_load(&c->max_retries)) {
             return rc;
         }
         if (report->failure == FETCH_RATE_LIMITED && c->retry_after_ms >= 0) {
@@ -553,7 +585,7 @@ get(struct shopify_client *c, const char *url, const char *what, int64_t deadlin
             return rc; /* no time left to try again */
         }
         log_info("shopify", "retrying GET %s in %lld ms (retry %u of %u)", what, (long long)pause,
-                 attempt + 1, c->max_retries);
+                 attempt + 1, (unsigned)atomic_load(&c->max_retries));
         report->retries++;
         if (!pause_for(c, pause)) {
             return fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED, "cancelled by shutdown");

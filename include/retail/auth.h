@@ -5,7 +5,9 @@
  * a presented key is padded the same way and compared with every slot,
  * byte by byte, without stopping early, so the time taken depends neither
  * on where a key differs nor on which key matched nor on key lengths.
- * The set is immutable after creation; any thread may check keys. */
+ * A set is immutable after creation and reference-counted, so a reload can
+ * swap in a new set (see published.h) while requests still check the old
+ * one. Any thread may check keys. */
 #ifndef RETAIL_AUTH_H
 #define RETAIL_AUTH_H
 
@@ -25,8 +27,14 @@ struct auth;
  * NULL on allocation failure or an overlong or empty key. */
 struct auth *auth_create(char *const *keys, size_t count);
 
-/* Wipes and frees the set; accepts NULL. */
-void auth_destroy(struct auth *auth);
+/* Takes another reference; returns auth. */
+struct auth *auth_ref(struct auth *auth);
+
+/* Drops a reference; the last one wipes and frees the set. Accepts NULL. */
+void auth_unref(struct auth *auth);
+
+/* The number of keys in the set. */
+size_t auth_count(const struct auth *auth);
 
 /* Checks a presented key (NULL when the header is absent). */
 enum auth_result auth_check(const struct auth *auth, const char *presented, size_t len);

@@ -50,6 +50,9 @@ struct breaker *breaker_create(int64_t base_ms, int64_t max_ms);
 /* Frees it; accepts NULL. */
 void breaker_destroy(struct breaker *b);
 
+/* Changes the longest pause, from the next failure on (a reload). */
+void breaker_set_max(struct breaker *b, int64_t max_ms);
+
 /* True when an attempt may start at now_ms (CLOSED, or OPEN and due). */
 bool breaker_allows(struct breaker *b, int64_t now_ms);
 

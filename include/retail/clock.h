@@ -10,6 +10,9 @@
 /* Milliseconds on CLOCK_MONOTONIC; use for every deadline and duration. */
 int64_t clock_mono_ms(void);
 
+/* Microseconds on CLOCK_MONOTONIC, for request latencies. */
+int64_t clock_mono_us(void);
+
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME); use for ages and display. */
 int64_t clock_wall_ms(void);
 

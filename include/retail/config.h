@@ -65,6 +65,8 @@ struct config {
     char *fallback_file;
     bool fallback_file_is_default;
     enum log_level log_level;
+    bool log_json;         /* LOG_FORMAT=json */
+    long drain_timeout_ms; /* how long SIGTERM waits for requests in flight */
 };
 
 /* Lookup function for environment variables (getenv, or a fake in tests). */
@@ -87,6 +89,15 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
  * wrapped in single or double quotes. */
 int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen) RETAIL_WUR;
 
+/* Receives one KEY=VALUE pair of a file; a failure stops the reading. */
+typedef int (*config_pair_fn)(void *arg, const char *key, const char *value, const char *origin,
+                              char *err, size_t errlen);
+
+/* Reads a KEY=VALUE file as config_load_file does, but hands each pair to
+ * fn instead of setting it. */
+int config_file_pairs(const char *path, config_pair_fn fn, void *arg, char *err,
+                      size_t errlen) RETAIL_WUR;
+
 /* Applies every known key that is set in the environment. */
 int config_load_env(struct config *cfg, config_getenv_fn lookup, char *err,
                     size_t errlen) RETAIL_WUR;
@@ -97,6 +108,22 @@ int config_finish(struct config *cfg, char *err, size_t errlen) RETAIL_WUR;
 
 /* True when Shopify is configured. */
 bool config_has_shopify(const struct config *cfg);
+
+/* Called once for each problem config_check_file finds. */
+typedef void (*config_problem_fn)(void *arg, const char *problem);
+
+/* Reads path like config_load_file, but goes on past problems: every bad
+ * line, then the cross-key checks, each reported to problem. Returns how
+ * many there were (0: the file is good). cfg is left loaded as far as it
+ * could be; config_deinit it afterwards. */
+unsigned config_check_file(struct config *cfg, const char *path, config_problem_fn problem,
+                           void *arg);
+
+/* Keys whose value differs between a and b and that only take effect on a
+ * restart (HOST, PORT, REDIS_URL, SHOPIFY_SHOP_URL, SHOPIFY_ACCESS_TOKEN,
+ * SHOPIFY_API_VERSION, FALLBACK_PRODUCTS_FILE), written comma-separated
+ * into out (empty when none). Secrets are named, never shown. */
+void config_restart_keys(const struct config *a, const struct config *b, char *out, size_t cap);
 
 /* Parses a REDIS_URL into target (cleared first). For tests and config_set. */
 int config_parse_redis_url(const char *url, struct redis_target *target, char *err,

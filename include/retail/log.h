@@ -21,6 +21,16 @@ enum log_level {
 /* Sets the lowest level that is written (default LOG_INFO). */
 void log_set_level(enum log_level level);
 
+/* Writes lines as JSON objects ({"time", "level", "event", "msg",
+ * "request_id"}) instead of text. */
+void log_set_json(bool json);
+
+/* The request this thread is serving, for the lines it logs: an id given
+ * by the client (NUL-terminated, *borrowed* until the next call), or NULL
+ * with a number the log turns into an id ("r<process>-<number>") only if
+ * a line is written. log_set_request(NULL, 0) ends it. */
+void log_set_request(const char *client_id, uint64_t number);
+
 /* True if a line at level would be written. */
 bool log_enabled(enum log_level level);
 
@@ -30,9 +40,10 @@ bool log_level_parse(const char *text, enum log_level *level);
 /* Name of a level, upper case ("INFO"). */
 const char *log_level_name(enum log_level level);
 
-/* Writes one line: time, level, event (a short tag such as "startup") and
- * the formatted message. Lines longer than 2 KiB are cut. Prefer the macros,
- * which skip formatting when the level is off. */
+/* Writes one line: time, level, event (a short tag such as "startup"), the
+ * formatted message, and the id of the request being served, if any.
+ * Lines longer than 2 KiB are cut. Prefer the macros, which skip
+ * formatting when the level is off. */
 void log_emit(enum log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

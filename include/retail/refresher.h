@@ -33,6 +33,7 @@
 #include "retail/breaker.h"
 #include "retail/cache.h"
 #include "retail/health.h"
+#include "retail/metrics.h"
 #include "retail/upstream.h"
 #include "retail/waiters.h"
 
@@ -60,6 +61,13 @@ struct refresher *refresher_create(const struct refresher_settings *settings, st
                                    struct health *health, struct breaker *breaker,
                                    struct waiters *waiters, const struct catalog_source *source,
                                    const struct catalog_store *store);
+
+/* Applies new ttl_ms, stale_ms, refresh_deadline_ms and shrink_guard_percent
+ * (the other fields are ignored): a reload. Any thread. */
+void refresher_set_limits(struct refresher *r, const struct refresher_settings *settings);
+
+/* Counts refresh outcomes in metrics (*borrowed*; call before starting). */
+void refresher_set_metrics(struct refresher *r, struct metrics *metrics);
 
 /* Starts the thread. */
 int refresher_start(struct refresher *r) RETAIL_WUR;

@@ -42,6 +42,10 @@ struct shopify_settings {
     unsigned max_pages;    /* a catalog with more pages fails the fetch */
     unsigned max_retries;  /* per request */
     unsigned calls_per_second;
+    /* Told about every HTTP request made (may be NULL): its outcome and
+     * duration. Called from the fetching thread. */
+    void (*observe)(void *arg, enum fetch_failure outcome, int64_t duration_ms);
+    void *observe_arg;
 };
 
 struct shopify_client;
@@ -57,6 +61,11 @@ void shopify_destroy(struct shopify_client *client);
  * (monotonic). See upstream.h for the report. */
 int shopify_fetch_catalog(struct shopify_client *client, struct catalog_builder *builder,
                           int64_t deadline_ms, struct fetch_report *report) RETAIL_WUR;
+
+/* Applies new connect_timeout_ms, timeout_ms, max_retries and
+ * calls_per_second from settings (the rest is ignored), from the next
+ * request on: a reload. Any thread. */
+void shopify_set_limits(struct shopify_client *client, const struct shopify_settings *settings);
 
 /* Aborts a transfer or pause in progress and fails later ones. Any thread. */
 void shopify_cancel(struct shopify_client *client);

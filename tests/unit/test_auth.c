@@ -42,7 +42,7 @@ checks_keys(void **state)
     assert_int_equal(auth_check(auth, "k\0", 2), AUTH_INVALID);
     memset(longest, 'k', sizeof(longest));
     assert_int_equal(auth_check(auth, longest, sizeof(longest)), AUTH_INVALID);
-    auth_destroy(auth);
+    auth_unref(auth);
 }
 
 static void
@@ -60,7 +60,7 @@ keys_of_the_largest_size_work(void **state)
     assert_int_equal(auth_check(auth, key, AUTH_KEY_SLOT), AUTH_OK);
     key[AUTH_KEY_SLOT - 1] = 'Y';
     assert_int_equal(auth_check(auth, key, AUTH_KEY_SLOT), AUTH_INVALID);
-    auth_destroy(auth);
+    auth_unref(auth);
 }
 
 static void
@@ -76,7 +76,7 @@ refuses_keys_it_cannot_hold(void **state)
     key[sizeof(key) - 1] = '\0';
     assert_null(auth_create(too_long, 1));
     assert_null(auth_create(empty, 1));
-    auth_destroy(NULL);
+    auth_unref(NULL);
 }
 
 static void
@@ -87,7 +87,7 @@ an_empty_key_set_accepts_nothing(void **state)
     (void)state;
     assert_non_null(auth);
     assert_int_equal(auth_check(auth, "anything", 8), AUTH_INVALID);
-    auth_destroy(auth);
+    auth_unref(auth);
 }
 
 int
