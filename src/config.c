@@ -567,7 +567,6 @@ config_set(struct config *cfg, const char *key, const char *value, const char *o
         }
     } else if (strcmp(key, "FALLBACK_PRODUCTS_FILE") == 0) {
         rc = replace_string(&cfg->fallback_file, empty ? DEFAULT_FALLBACK_FILE : value);
-        cfg->fallback_file_is_default = empty;
     } else if (strcmp(key, "LOG_FORMAT") == 0) {
         if (empty || strcmp(value, "text") == 0) {
             cfg->log_json = false;

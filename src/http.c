@@ -245,8 +245,9 @@ answer_text(struct http_server *s, struct MHD_Connection *connection, unsigned s
 static enum MHD_Result
 answer_metrics(struct http_server *s, struct MHD_Connection *connection)
 {
-    struct metrics_inputs in = {s->deps.health, s->deps.breaker, cache_peek(s->deps.cache, NULL),
-                                s->deps.fallback, atomic_load(&s->draining)};
+    struct metrics_inputs in = {
+        s->deps.health,   s->deps.breaker,           cache_peek(s->deps.cache, NULL),
+        s->deps.fallback, atomic_load(&s->draining), atomic_load(&s->in_flight)};
     struct MHD_Response *response;
     enum MHD_Result ret;
     struct buf body;
@@ -389,6 +390,11 @@ on_request(void *cls, struct MHD_Connection *connection, const char *url, const 
         conn->route = ROUTE_NONE;
         conn->number = next_request_number();
         take_request_id(connection, conn);
+        conn->access_log = log_enabled(LOG_DEBUG);
+        if (conn->access_log) {
+            snprintf(conn->method, sizeof(conn->method), "%s", method);
+            snprintf(conn->path, sizeof(conn->path), "%s", url);
+        }
         atomic_fetch_add(&s->in_flight, 1);
         log_set_request(conn->echo_id ? conn->client_id : NULL, conn->number);
         /* Headers only. An answer queued now would make MHD close the
@@ -428,12 +434,28 @@ on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
     struct http_server *s = cls;
     struct conn *conn = http_conn(connection);
 
-    (void)code;
     if (conn != NULL && conn->active) {
+        int64_t took_us = clock_mono_us() - conn->started_us;
+        /* No answer queued: the client left first (499, as nginx says), or
+         * the server failed to build one. */
+        unsigned status = conn->status != 0                           ? conn->status
+                          : code == MHD_REQUEST_TERMINATED_WITH_ERROR ? 500
+                                                                      : 499;
+
         conn->active = false;
-        metrics_http(s->deps.metrics, metrics_routes[conn->route],
-                     conn->status != 0 ? conn->status : 500, clock_mono_us() - conn->started_us);
+        metrics_http(s->deps.metrics, metrics_routes[conn->route], status, took_us);
         atomic_fetch_sub(&s->in_flight, 1);
+        if (conn->access_log && log_enabled(LOG_DEBUG)) {
+            struct log_field fields[] = {
+                LOG_TEXT("method", conn->method), LOG_TEXT("path", conn->path),
+                LOG_TEXT("route", metrics_route_name(metrics_routes[conn->route])),
+                LOG_NUMBER("status", status), LOG_NUMBER("duration_us", took_us)};
+
+            log_set_request(conn->echo_id ? conn->client_id : NULL, conn->number);
+            log_emit_fields(LOG_DEBUG, "access", fields, sizeof(fields) / sizeof(fields[0]),
+                            "answered");
+            log_set_request(NULL, 0);
+        }
     }
     if (*con_cls != NULL && *con_cls != &headers_seen) {
         free(*con_cls);
@@ -606,8 +628,12 @@ http_drain(struct http_server *s, int64_t timeout_ms)
         return 0;
     }
     atomic_store(&s->draining, true);
-    MHD_quiesce_daemon(s->daemon);     /* no new connections; kept-alive ones still speak */
-    waiters_wake_all(s->deps.waiters); /* parked requests are answered now */
+    /* No new connections (closed, a connect is refused at once rather than
+     * left in the backlog); kept-alive ones still speak. */
+    if (MHD_quiesce_daemon(s->daemon) >= 0 && s->listen_fd >= 0) {
+        close(s->listen_fd);
+        s->listen_fd = -1;
+    }
     left = wait_for_zero(&s->in_flight, timeout_ms);
     if (left > 0) {
         log_warn("shutdown", "%u requests still in flight after %lld ms: closing them", left,
@@ -629,7 +655,9 @@ http_destroy(struct http_server *s)
     waiters_close(s->deps.waiters);
     (void)wait_for_zero(&s->suspended, RESUME_WAIT_MS);
     MHD_stop_daemon(s->daemon);
-    close(s->listen_fd);
+    if (s->listen_fd >= 0) {
+        close(s->listen_fd);
+    }
     free(s);
 }
 

@@ -50,6 +50,10 @@ struct conn {
     uint64_t number; /* for the id the log makes up */
     bool echo_id;    /* the client sent X-Request-Id: echo it */
     char client_id[HTTP_REQUEST_ID_MAX + 1];
+    /* Kept only while the log writes a line per request (LOG_LEVEL=debug). */
+    bool access_log;
+    char method[8];
+    char path[200];
 };
 
 /* A request that waits for a catalog: its own allocation, freed when it

@@ -218,8 +218,9 @@ read_config(const struct flags *flags, config_getenv_fn lookup, struct config *c
     return rc;
 }
 
-/* The default fallback path is relative to the working directory; when the
- * binary runs from elsewhere, try the one beside its build directory. */
+/* A relative fallback path is looked up in the working directory and then,
+ * when the binary runs from elsewhere, in the directory above the binary's
+ * (a build directory's source tree, or an installed release). */
 static struct catalog *
 load_fallback(const struct config *cfg, char *err, size_t errlen)
 {
@@ -228,7 +229,7 @@ load_fallback(const struct config *cfg, char *err, size_t errlen)
     ssize_t n;
     char *slash;
 
-    if (catalog != NULL || !cfg->fallback_file_is_default) {
+    if (catalog != NULL || cfg->fallback_file[0] == '/') {
         return catalog;
     }
     n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);

@@ -11,7 +11,7 @@
 
 #define METRICS_SHARDS 16
 
-static const unsigned statuses[] = {200, 400, 401, 404, 405, 413, 414, 431, 500, 503, 0};
+static const unsigned statuses[] = {200, 400, 401, 404, 405, 413, 414, 431, 499, 500, 503, 0};
 #define STATUSES (sizeof(statuses) / sizeof(statuses[0])) /* the last is "other" */
 
 /* Upper bounds of the latency buckets, in microseconds. */
@@ -26,6 +26,12 @@ static const int64_t shopify_bounds_ms[] = {50, 100, 250, 500, 1000, 2500, 5000,
 
 static const char *const route_names[METRICS_ROUTES] = {"products", "product", "health", "live",
                                                         "ready",    "metrics", "other"};
+
+const char *
+metrics_route_name(enum metrics_route route)
+{
+    return route < METRICS_ROUTES ? route_names[route] : "other";
+}
 
 /* One thread's HTTP counters, on cache lines of their own. */
 struct http_shard {
@@ -269,6 +275,9 @@ render_state(struct metrics *m, const struct metrics_inputs *in, struct buf *out
                 health_redis_get(in->health) == HEALTH_REDIS_UP ? 1 : 0);
     family(out, "retail_draining", "gauge", "1 while the server drains before it stops.");
     buf_appendf(out, "retail_draining %d\n", in->draining ? 1 : 0);
+    family(out, "retail_http_requests_in_flight", "gauge",
+           "Requests begun and not yet answered (waiting ones included).");
+    buf_appendf(out, "retail_http_requests_in_flight %u\n", in->in_flight);
     family(out, "retail_build_info", "gauge", "Build information.");
     buf_appendf(out, "retail_build_info{version=\"%s\"} 1\n", RETAIL_VERSION);
     family(out, "process_start_time_seconds", "gauge", "Start time of the process, Unix time.");

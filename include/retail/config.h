@@ -63,7 +63,6 @@ struct config {
     long backoff_max_s;        /* the longest pause of the breaker */
     long shrink_guard_percent; /* 0 disables the guard */
     char *fallback_file;
-    bool fallback_file_is_default;
     enum log_level log_level;
     bool log_json;         /* LOG_FORMAT=json */
     long drain_timeout_ms; /* how long SIGTERM waits for requests in flight */

@@ -74,10 +74,12 @@ struct http_server *http_create(const struct http_deps *deps, const struct http_
 /* Applies new limits to the requests that arrive from now on. */
 void http_set_limits(struct http_server *server, const struct http_limits *limits);
 
-/* Starts draining: /ready answers 503, answers carry Connection: close,
- * parked requests are answered, no new connection is accepted. Waits up to
- * timeout_ms for the requests in flight to finish; returns how many were
- * still running when it stopped waiting. */
+/* Starts draining: the listening socket closes (new connections are
+ * refused), /ready answers 503 on kept-alive connections, answers carry
+ * Connection: close. Waits up to timeout_ms for the requests in flight to
+ * finish, parked ones included (they still get the catalog a refresh
+ * brings, or the fallback at their deadline); returns how many were still
+ * running when it stopped waiting. http_destroy answers those. */
 unsigned http_drain(struct http_server *server, int64_t timeout_ms);
 
 /* Stops the daemon and frees the server; accepts NULL. */

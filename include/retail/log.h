@@ -9,6 +9,7 @@
 #define RETAIL_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level {
@@ -21,8 +22,10 @@ enum log_level {
 /* Sets the lowest level that is written (default LOG_INFO). */
 void log_set_level(enum log_level level);
 
-/* Writes lines as JSON objects ({"time", "level", "event", "msg",
- * "request_id"}) instead of text. */
+/* Writes lines as JSON objects instead of text: {"time", "level",
+ * "event", "msg", "request_id" (when serving a request), "fields" (when
+ * given)}. Every line is valid JSON in UTF-8 whatever the message holds:
+ * long pieces are cut, bytes that are not UTF-8 become U+FFFD. */
 void log_set_json(bool json);
 
 /* The request this thread is serving, for the lines it logs: an id given
@@ -42,10 +45,26 @@ const char *log_level_name(enum log_level level);
 
 /* Writes one line: time, level, event (a short tag such as "startup"), the
  * formatted message, and the id of the request being served, if any.
- * Lines longer than 2 KiB are cut. Prefer the macros, which skip
+ * Text lines longer than 2 KiB are cut. Prefer the macros, which skip
  * formatting when the level is off. */
 void log_emit(enum log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* A named value on a line, for machines: text, or a number when text is
+ * NULL. Text lines show them as " name=value" after the message; JSON
+ * lines as the object "fields". At most LOG_FIELDS_MAX per line. */
+struct log_field {
+    const char *name;
+    const char *text;
+    int64_t number;
+};
+#define LOG_FIELDS_MAX 8
+#define LOG_TEXT(n, t) ((struct log_field){(n), (t), 0})
+#define LOG_NUMBER(n, v) ((struct log_field){(n), NULL, (int64_t)(v)})
+
+/* log_emit with fields (the caller checks log_enabled first). */
+void log_emit_fields(enum log_level level, const char *event, const struct log_field *fields,
+                     size_t count, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #define log_at(level, ...)                                                                         \
     do {                                                                                           \

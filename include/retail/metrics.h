@@ -35,6 +35,9 @@ enum metrics_route {
 
 struct metrics;
 
+/* The route's name in labels and logs ("products"). */
+const char *metrics_route_name(enum metrics_route route);
+
 /* New metrics; NULL on allocation failure. */
 struct metrics *metrics_create(void);
 
@@ -57,6 +60,7 @@ struct metrics_inputs {
     const struct catalog *current;
     const struct catalog *fallback;
     bool draining;
+    unsigned in_flight; /* requests begun and not yet answered, this one included */
 };
 
 /* Appends the whole exposition. */

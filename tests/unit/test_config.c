@@ -54,7 +54,6 @@ defaults_match_the_documentation(void **state)
     assert_int_equal(cfg.products_deadline_ms, 1500);
     assert_int_equal(cfg.cache_ttl_s, 300);
     assert_string_equal(cfg.fallback_file, "config/fallback_products.json");
-    assert_true(cfg.fallback_file_is_default);
     assert_int_equal(cfg.log_level, LOG_INFO);
     config_deinit(&cfg);
 }
@@ -306,7 +305,6 @@ file_environment_and_flags_in_order(void **state)
     assert_int_equal(cfg.log_level, LOG_WARN); /* file only, quotes removed */
     assert_string_equal(cfg.api_version, "2025-07");
     assert_string_equal(cfg.fallback_file, "/path/with \"quote\".json");
-    assert_false(cfg.fallback_file_is_default);
     /* API_KEYS from the environment replaces the file's; API_KEY adds. */
     assert_int_equal(cfg.api_key_count, 2);
     assert_string_equal(cfg.api_keys[0], "env-key");

@@ -4,6 +4,7 @@
 
 #include "retail/log.h"
 
+#include <jansson.h>
 #include <unistd.h>
 
 /* Runs fn with stderr sent to a temporary file; returns what was written. */
@@ -93,6 +94,109 @@ long_lines_are_cut_but_end_with_a_newline(void **state)
 }
 
 static void
+write_json(void)
+{
+    static const char bad_utf8[] = {'a', (char)0xC3, '(', (char)0xFF, (char)0xE2, (char)0x82, 0};
+    char big[5000];
+    struct log_field fields[] = {LOG_TEXT("path", "/v1/products?q=\"x\"\n"),
+                                 LOG_NUMBER("status", 200), LOG_NUMBER("duration_us", -1)};
+
+    memset(big, 'y', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    log_set_json(true);
+    log_set_level(LOG_INFO);
+    log_info("test", "plain \"quoted\" \\ tab\t and \x01 control");
+    log_info("test", "bytes %s end", bad_utf8);
+    log_set_request("client-id-7", 1);
+    log_info("test", "%s", big);
+    log_set_request(NULL, 42);
+    log_emit_fields(LOG_INFO, "access", fields, 3, "GET %s", "/v1/products");
+    log_set_request(NULL, 0);
+    log_set_json(false);
+}
+
+/* Every JSON line parses, whatever it carried, and has its fields. */
+static void
+json_lines_always_parse(void **state)
+{
+    char *text = capture(write_json);
+    char *line = text;
+    int count = 0;
+
+    (void)state;
+    while (*line != '\0') {
+        char *end = strchr(line, '\n');
+        json_error_t error;
+        json_t *obj;
+        const char *msg;
+
+        assert_non_null(end);
+        *end = '\0';
+        obj = json_loads(line, 0, &error);
+        if (obj == NULL) {
+            fail_msg("line %d does not parse (%s): %s", count + 1, error.text, line);
+        }
+        assert_string_equal(json_string_value(json_object_get(obj, "level")), "info");
+        assert_non_null(json_string_value(json_object_get(obj, "time")));
+        msg = json_string_value(json_object_get(obj, "msg"));
+        assert_non_null(msg);
+        switch (count) {
+        case 0:
+            assert_string_equal(msg, "plain \"quoted\" \\ tab\t and \x01 control");
+            assert_null(json_object_get(obj, "request_id"));
+            break;
+        case 1:
+            assert_string_equal(msg,
+                                "bytes a\xEF\xBF\xBD(\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD end");
+            break;
+        case 2:
+            assert_true(strlen(msg) > 1000 && strlen(msg) < 2048);
+            assert_string_equal(json_string_value(json_object_get(obj, "request_id")),
+                                "client-id-7");
+            break;
+        case 3: {
+            json_t *f = json_object_get(obj, "fields");
+
+            assert_string_equal(json_string_value(json_object_get(obj, "event")), "access");
+            assert_non_null(strstr(json_string_value(json_object_get(obj, "request_id")), "-42"));
+            assert_string_equal(json_string_value(json_object_get(f, "path")),
+                                "/v1/products?q=\"x\"\n");
+            assert_int_equal(json_integer_value(json_object_get(f, "status")), 200);
+            assert_int_equal(json_integer_value(json_object_get(f, "duration_us")), -1);
+            break;
+        }
+        default:
+            fail_msg("one line too many: %s", line);
+        }
+        json_decref(obj);
+        count++;
+        line = end + 1;
+    }
+    assert_int_equal(count, 4);
+    free(text);
+}
+
+static void
+write_fields_text(void)
+{
+    struct log_field fields[] = {LOG_TEXT("route", "products"), LOG_NUMBER("status", 404)};
+
+    log_set_request("abc", 1);
+    log_emit_fields(LOG_INFO, "access", fields, 2, "GET %s", "/x\ny");
+    log_set_request(NULL, 0);
+}
+
+static void
+text_lines_show_fields_after_the_message(void **state)
+{
+    char *text = capture(write_fields_text);
+
+    (void)state;
+    assert_non_null(strstr(text, " INFO  access: GET /x y route=products status=404 [abc]\n"));
+    free(text);
+}
+
+static void
 levels_parse(void **state)
 {
     enum log_level level;
@@ -131,6 +235,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lines_have_time_level_event_and_one_line_each),
         cmocka_unit_test(long_lines_are_cut_but_end_with_a_newline),
+        cmocka_unit_test(json_lines_always_parse),
+        cmocka_unit_test(text_lines_show_fields_after_the_message),
         cmocka_unit_test(levels_parse),
         cmocka_unit_test(the_rate_limit_lets_one_through_and_counts_the_rest),
     };
