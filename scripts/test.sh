@@ -17,14 +17,18 @@ echo "== format"
 scripts/check-format.sh
 
 echo "== build (warnings are errors)"
-cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRETAIL_WERROR=ON >/dev/null
+# Debian's python3, which deps.sh gave python3-yaml (not whatever python3
+# comes first on PATH).
+python=(-DPython3_EXECUTABLE=/usr/bin/python3)
+cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRETAIL_WERROR=ON "${python[@]}" >/dev/null
 cmake --build build-test -j "$jobs"
 
 echo "== tests"
 ctest --test-dir build-test --output-on-failure
 
 echo "== all tests again under AddressSanitizer and UndefinedBehaviorSanitizer"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRETAIL_WERROR=ON -DRETAIL_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRETAIL_WERROR=ON -DRETAIL_SANITIZE=ON \
+    "${python[@]}" >/dev/null
 cmake --build build-asan -j "$jobs"
 ctest --test-dir build-asan --output-on-failure
 

@@ -168,11 +168,15 @@ class RetailApi(Process):
     """The real binary. env adds to a minimal environment; the log (stderr)
     goes to a temporary file that tests may read."""
 
-    def __init__(self, env=None, args=(), wait_ready=True, port=None):
+    def __init__(self, env=None, args=(), wait_ready=True, port=None, defaults=True):
+        """defaults=False leaves the environment to env (and PATH): a test
+        whose settings live in a config file passes --config and the port."""
         self.port = port or free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="retail-api-", suffix=".log", delete=False)
-        full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PORT": str(self.port),
-                    "HOST": "127.0.0.1", "API_KEYS": API_KEY, "REDIS_URL": "none"}
+        full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        if defaults:
+            full_env.update({"PORT": str(self.port), "HOST": "127.0.0.1", "API_KEYS": API_KEY,
+                             "REDIS_URL": "none"})
         full_env.update(env or {})
         self.env = full_env
         super().__init__(subprocess.Popen([BINARY, *args], env=full_env, cwd=SOURCE_DIR,
