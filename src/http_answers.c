@@ -42,6 +42,29 @@ tier_now(struct http_server *s, const struct catalog *c)
                           clock_wall_ms());
 }
 
+/* Sends body as a 200 and, when reuse, keeps the answer for the next
+ * request on this thread with the same key. */
+static enum MHD_Result
+send_and_keep(struct http_server *s, struct MHD_Connection *connection, struct buf *body,
+              const struct reply *reply, bool reuse, const struct answer_key *key)
+{
+    struct MHD_Response *response;
+    enum MHD_Result ret;
+    size_t size;
+
+    response = http_make_response(s, connection, body, reply, &size);
+    if (response == NULL) {
+        return http_send_static_error(connection);
+    }
+    ret = http_queue(connection, MHD_HTTP_OK, response);
+    if (reuse) {
+        answer_cache_put(key, response, size); /* takes our reference */
+    } else {
+        MHD_destroy_response(response); /* the connection keeps its own until sent */
+    }
+    return ret;
+}
+
 /* Answers from catalog c (of the given cache generation; 0 for the
  * fallback), reusing this thread's finished answer when nothing changed. */
 static enum MHD_Result
@@ -55,9 +78,7 @@ answer_from(struct http_server *s, struct MHD_Connection *connection, const stru
     bool reuse = http_may_reuse(s, connection);
     struct MHD_Response *response;
     struct answer_key key;
-    enum MHD_Result ret;
     struct buf body;
-    size_t size;
 
     key.catalog = c;
     key.generation = generation;
@@ -88,17 +109,7 @@ answer_from(struct http_server *s, struct MHD_Connection *connection, const stru
             log_error("http", "could not render a page: %s", retail_status_str(buf_status(&body)));
         }
     }
-    response = http_make_response(s, connection, &body, &reply, &size);
-    if (response == NULL) {
-        return http_send_static_error(connection);
-    }
-    ret = http_queue(connection, MHD_HTTP_OK, response);
-    if (reuse) {
-        answer_cache_put(&key, response, size); /* takes our reference */
-    } else {
-        MHD_destroy_response(response); /* the connection keeps its own until sent */
-    }
-    return ret;
+    return send_and_keep(s, connection, &body, &reply, reuse, &key);
 }
 
 static enum MHD_Result
@@ -237,9 +248,7 @@ http_answer_health(struct http_server *s, struct MHD_Connection *connection)
     bool reuse = http_may_reuse(s, connection);
     struct MHD_Response *response;
     struct answer_key key;
-    enum MHD_Result ret;
     struct buf body;
-    size_t size;
 
     if (s->deps.breaker != NULL) {
         view = breaker_view(s->deps.breaker);
@@ -261,15 +270,5 @@ http_answer_health(struct http_server *s, struct MHD_Connection *connection)
     if (health_render(s->deps.health, &in, &body) != RETAIL_OK) {
         log_error("http", "could not render /health");
     }
-    response = http_make_response(s, connection, &body, NULL, &size);
-    if (response == NULL) {
-        return http_send_static_error(connection);
-    }
-    ret = http_queue(connection, MHD_HTTP_OK, response);
-    if (reuse) {
-        answer_cache_put(&key, response, size); /* takes our reference */
-    } else {
-        MHD_destroy_response(response);
-    }
-    return ret;
+    return send_and_keep(s, connection, &body, NULL, reuse, &key);
 }
