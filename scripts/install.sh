@@ -79,7 +79,8 @@ http_get() {
     [ -n "${2:-}" ] && auth="X-API-Key: $2"$'\r\n'
     port=$(conf_value PORT 8000)
     host=$(conf_value HOST 0.0.0.0)
-    case "$host" in *:*) host=::1 ;; *) host=127.0.0.1 ;; esac
+    # The address it listens on, or loopback when it listens on all of them.
+    case "$host" in 0.0.0.0 | localhost | "") host=127.0.0.1 ;; :: | "[::]") host=::1 ;; esac
     (exec 3<>"/dev/tcp/$host/$port" &&
         printf 'GET %s HTTP/1.1\r\nHost: localhost\r\n%sConnection: close\r\n\r\n' "$1" \
             "$auth" >&3 &&

@@ -681,14 +681,20 @@ http_probe_live(const char *host, unsigned port, int64_t timeout_ms)
 
         a6->sin6_family = AF_INET6;
         a6->sin6_port = htons((uint16_t)port);
-        a6->sin6_addr = in6addr_loopback;
+        /* The address listened on, or loopback when that is all of them. */
+        if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1 ||
+            IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr)) {
+            a6->sin6_addr = in6addr_loopback;
+        }
         addr_len = sizeof(*a6);
     } else {
         struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
 
         a4->sin_family = AF_INET;
         a4->sin_port = htons((uint16_t)port);
-        a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (inet_pton(AF_INET, host, &a4->sin_addr) != 1 || a4->sin_addr.s_addr == INADDR_ANY) {
+            a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* also "localhost" */
+        }
         addr_len = sizeof(*a4);
     }
     fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

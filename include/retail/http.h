@@ -85,8 +85,9 @@ unsigned http_drain(struct http_server *server, int64_t timeout_ms);
 /* Stops the daemon and frees the server; accepts NULL. */
 void http_destroy(struct http_server *server);
 
-/* GET /live on 127.0.0.1 (or ::1) at port, within timeout_ms: the
- * watchdog's proof that the HTTP threads still answer. */
+/* GET /live at host (the listening address; loopback when it is a
+ * wildcard or "localhost") and port, within timeout_ms: the watchdog's
+ * proof that the HTTP threads still answer. */
 bool http_probe_live(const char *host, unsigned port, int64_t timeout_ms);
 
 /* The number of cores this process may run on (its CPU affinity). */

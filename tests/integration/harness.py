@@ -179,6 +179,10 @@ class RetailApi(Process):
                              "REDIS_URL": "none"})
         full_env.update(env or {})
         self.env = full_env
+        # Where to reach it: the address it listens on, unless a wildcard.
+        self.host = full_env.get("HOST", "127.0.0.1")
+        if self.host in ("0.0.0.0", "localhost", ""):
+            self.host = "127.0.0.1"
         super().__init__(subprocess.Popen([BINARY, *args], env=full_env, cwd=SOURCE_DIR,
                                           stdout=self.log, stderr=self.log))
         if wait_ready:
@@ -186,7 +190,7 @@ class RetailApi(Process):
                        f"retail-api on port {self.port} to answer /health")
 
     def request(self, method, path, headers=None, body=None, timeout=10):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             started = time.monotonic()
             conn.request(method, path, body=body, headers=headers or {})

@@ -83,7 +83,8 @@ class InstallTest(unittest.TestCase):
         self.port = free_port()
         self.conf = os.path.join(self.root, "etc", "retail-api", "retail-api.conf")
         os.makedirs(os.path.dirname(self.conf))
-        self.conf_text = (f"# the operator's own file\nPORT={self.port}\nHOST=127.0.0.1\n"
+        # 127.0.0.2: install.sh must ask the address the server listens on.
+        self.conf_text = (f"# the operator's own file\nPORT={self.port}\nHOST=127.0.0.2\n"
                           f"API_KEYS={API_KEY}\nREDIS_URL=none\n")
         write(self.conf, self.conf_text)
         self.addCleanup(self.cleanup)
@@ -114,7 +115,7 @@ class InstallTest(unittest.TestCase):
             return int(f.read())
 
     def get(self, path, key=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.2", self.port, timeout=10)
         try:
             conn.request("GET", path, headers={"X-API-Key": key} if key else {})
             reply = conn.getresponse()
@@ -327,7 +328,10 @@ class NotifyTest(unittest.TestCase):
         def received(needle):
             return count(needle) > 0
 
-        server = RetailApi({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"})
+        # On 127.0.0.2 only: the watchdog's own GET /live must go there,
+        # not to 127.0.0.1.
+        server = RetailApi({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000",
+                            "HOST": "127.0.0.2"})
         self.addCleanup(server.stop)
         wait_until(lambda: received("READY=1"), 5, "READY=1")
         ready = next(m for m in messages if "READY=1" in m)
