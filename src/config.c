@@ -43,6 +43,10 @@ const char *const config_keys[] = {"HOST",
                                    "CATALOG_SHRINK_GUARD_PERCENT",
                                    "LOG_FORMAT",
                                    "DRAIN_TIMEOUT_MS",
+                                   "MAX_CONNECTIONS",
+                                   "MAX_CONNECTIONS_PER_CLIENT",
+                                   "CLIENT_HEADER_TIMEOUT_MS",
+                                   "CLIENT_IDLE_TIMEOUT_MS",
                                    NULL};
 
 static void __attribute__((format(printf, 3, 4)))
@@ -479,6 +483,11 @@ static const struct int_key int_keys[] = {
     {"REFRESH_BACKOFF_MAX_SECONDS", offsetof(struct config, backoff_max_s), 1, 3600, 60},
     {"CATALOG_SHRINK_GUARD_PERCENT", offsetof(struct config, shrink_guard_percent), 0, 100, 50},
     {"DRAIN_TIMEOUT_MS", offsetof(struct config, drain_timeout_ms), 0, 600000, 10000},
+    {"MAX_CONNECTIONS", offsetof(struct config, max_connections), 1, 1000000, 10000},
+    {"MAX_CONNECTIONS_PER_CLIENT", offsetof(struct config, max_connections_per_client), 0, 1000000,
+     1024},
+    {"CLIENT_HEADER_TIMEOUT_MS", offsetof(struct config, header_timeout_ms), 100, 600000, 10000},
+    {"CLIENT_IDLE_TIMEOUT_MS", offsetof(struct config, idle_timeout_ms), 1000, 3600000, 30000},
 };
 
 static int
@@ -956,6 +965,11 @@ config_restart_keys(const struct config *a, const struct config *b, char *out, s
         {"SHOPIFY_ACCESS_TOKEN", same_text(a->shop_token, b->shop_token)},
         {"SHOPIFY_API_VERSION", same_text(a->api_version, b->api_version)},
         {"FALLBACK_PRODUCTS_FILE", same_text(a->fallback_file, b->fallback_file)},
+        {"MAX_CONNECTIONS", a->max_connections == b->max_connections},
+        {"MAX_CONNECTIONS_PER_CLIENT",
+         a->max_connections_per_client == b->max_connections_per_client},
+        {"CLIENT_HEADER_TIMEOUT_MS", a->header_timeout_ms == b->header_timeout_ms},
+        {"CLIENT_IDLE_TIMEOUT_MS", a->idle_timeout_ms == b->idle_timeout_ms},
     };
     size_t used = 0;
 

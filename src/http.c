@@ -23,7 +23,6 @@
  * answer's; it is zeroed for every request on a kept-alive connection, so
  * its size is paid per request. 16 KiB holds any sane request head. */
 #define CONNECTION_MEMORY 16384
-#define IDLE_TIMEOUT_S 30
 #define RESUME_WAIT_MS 2000
 
 /* The routes, in one table: the OpenAPI test reads the paths from here. */
@@ -134,7 +133,8 @@ http_make_response(struct http_server *s, struct MHD_Connection *connection, str
     if (conn != NULL && conn->echo_id) {
         MHD_add_response_header(response, "X-Request-Id", conn->client_id);
     }
-    if (atomic_load_explicit(&s->draining, memory_order_relaxed)) {
+    if (atomic_load_explicit(&s->draining, memory_order_relaxed) ||
+        (reply != NULL && reply->close)) {
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
     }
     *size = len;
@@ -198,6 +198,14 @@ route_of(const char *url, char id[PRODUCT_ID_MAX])
     size_t len;
 
     id[0] = '\0';
+    /* The absolute form (RFC 9112, 3.2.2: a server must accept it): the
+     * path is what follows the authority. */
+    if (url[0] != '/' && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)) {
+        url = strchr(strstr(url, "//") + 2, '/');
+        if (url == NULL) {
+            url = "/";
+        }
+    }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (routes[i].route != ROUTE_PRODUCT && strcmp(url, routes[i].path) == 0) {
             return routes[i].route;
@@ -246,8 +254,15 @@ static enum MHD_Result
 answer_metrics(struct http_server *s, struct MHD_Connection *connection)
 {
     struct metrics_inputs in = {
-        s->deps.health,   s->deps.breaker,           cache_peek(s->deps.cache, NULL),
-        s->deps.fallback, atomic_load(&s->draining), atomic_load(&s->in_flight)};
+        .health = s->deps.health,
+        .breaker = s->deps.breaker,
+        .current = cache_peek(s->deps.cache, NULL),
+        .fallback = s->deps.fallback,
+        .draining = atomic_load(&s->draining),
+        .in_flight = atomic_load(&s->in_flight),
+        .connections = atomic_load(&s->connections),
+        .connections_timed_out = atomic_load(&s->timed_out),
+    };
     struct MHD_Response *response;
     enum MHD_Result ret;
     struct buf body;
@@ -286,8 +301,8 @@ static enum MHD_Result
 dispatch(struct http_server *s, struct MHD_Connection *connection, enum route route, const char *id,
          const char *method, void **con_cls)
 {
-    struct reply allow = {NULL, 0, "GET, HEAD", false};
-    struct reply challenge = {NULL, 0, NULL, true};
+    struct reply allow = {.allow = "GET, HEAD"};
+    struct reply challenge = {.www_authenticate = true};
     struct products_query query;
     const struct auth *keys;
     const char *key;
@@ -369,6 +384,38 @@ next_request_number(void)
     return base | ++count;
 }
 
+/* Answers a request refused before routing (see enum reject), closing the
+ * connection after the answer. */
+static enum MHD_Result
+refuse(struct http_server *s, struct MHD_Connection *connection, const struct conn *conn)
+{
+    static const struct {
+        unsigned status;
+        const char *code;
+        const char *detail;
+    } answers[] = {
+        [REJECT_NONE] = {MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large",
+                         "the request has more than 64 header fields"},
+        [REJECT_URI_TOO_LONG] = {MHD_HTTP_URI_TOO_LONG, "uri_too_long",
+                                 "the URI is longer than 8192 bytes"},
+        [REJECT_TOO_MANY_ARGS] = {MHD_HTTP_URI_TOO_LONG, "too_many_parameters",
+                                  "the query has more than 64 parameters"},
+        [REJECT_TOO_MANY_HEADERS] = {MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large",
+                                     "the request has more than 64 header fields"},
+        [REJECT_NUL] = {MHD_HTTP_BAD_REQUEST, "invalid_request",
+                        "the URL holds a percent-encoded NUL (%00)"},
+    };
+    struct reply close = {.close = true};
+    uint64_t suppressed = 0;
+
+    if (log_ratelimit_allow(&s->reject_log, 1000, &suppressed)) {
+        log_info("http", "refused a request: %s (%llu more refused since the last line)",
+                 answers[conn->reject].detail, (unsigned long long)suppressed);
+    }
+    return http_send_error(s, connection, answers[conn->reject].status, answers[conn->reject].code,
+                           answers[conn->reject].detail, &close);
+}
+
 /* The state of a request between handler calls: NULL before the first
  * call, &headers_seen after it, a struct request once parked. */
 static char headers_seen;
@@ -384,6 +431,7 @@ on_request(void *cls, struct MHD_Connection *connection, const char *url, const 
     (void)version;
     (void)upload_data;
     if (*con_cls == NULL) {
+        http_conns_request_began(conn);
         conn->active = true;
         conn->started_us = clock_mono_us();
         conn->status = 0;
@@ -400,7 +448,10 @@ on_request(void *cls, struct MHD_Connection *connection, const char *url, const 
         /* Headers only. An answer queued now would make MHD close the
          * connection (the body might still come), so refuse bodies here
          * and answer the rest on the next call, keeping keep-alive. */
-        if (has_body(connection)) {
+        if (conn->reject != REJECT_NONE ||
+            MHD_get_connection_values(connection, MHD_HEADER_KIND, NULL, NULL) > HTTP_HEADERS_MAX) {
+            ret = refuse(s, connection, conn);
+        } else if (has_body(connection)) {
             ret = http_send_error(s, connection, MHD_HTTP_BAD_REQUEST, "unexpected_body",
                                   "GET and HEAD requests take no body", NULL);
         } else {
@@ -435,7 +486,8 @@ on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
     struct conn *conn = http_conn(connection);
 
     if (conn != NULL && conn->active) {
-        int64_t took_us = clock_mono_us() - conn->started_us;
+        int64_t now_us = clock_mono_us();
+        int64_t took_us = now_us - conn->started_us;
         /* No answer queued: the client left first (499, as nginx says), or
          * the server failed to build one. */
         unsigned status = conn->status != 0                           ? conn->status
@@ -443,6 +495,8 @@ on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
                                                                       : 499;
 
         conn->active = false;
+        conn->reject = REJECT_NONE;
+        http_conns_request_ended(s, conn, now_us / 1000);
         metrics_http(s->deps.metrics, metrics_routes[conn->route], status, took_us);
         atomic_fetch_sub(&s->in_flight, 1);
         if (conn->access_log && log_enabled(LOG_DEBUG)) {
@@ -467,29 +521,93 @@ static void
 on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
               enum MHD_ConnectionNotificationCode code)
 {
-    (void)cls;
-    (void)connection;
+    struct http_server *s = cls;
+    struct conn *conn;
+
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        *socket_context = calloc(1, sizeof(struct conn));
-    } else {
+        conn = calloc(1, sizeof(*conn));
+        if (conn != NULL) {
+            http_conns_opened(s, connection, conn);
+        }
+        *socket_context = conn;
+    } else if (*socket_context != NULL) {
+        http_conns_closed(s, *socket_context);
         free(*socket_context);
         *socket_context = NULL;
     }
 }
 
+/* Sees each request's URI before MHD parses its query into the
+ * connection's 16 KiB pool: too long, or too many arguments (MHD runs out
+ * of pool memory past a few hundred and then cannot even answer), marks
+ * the request for a JSON refusal, and a short timeout frees the
+ * connection if MHD stalls first. Returns the initial con_cls (NULL). */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+    const char *query = strchr(uri, '?');
+    struct conn *conn = http_conn(connection);
+    size_t args = 0;
+
+    (void)cls;
+    if (conn == NULL) {
+        return NULL;
+    }
+    if (query != NULL) {
+        args = 1;
+        for (const char *p = strchr(query, '&'); p != NULL; p = strchr(p + 1, '&')) {
+            args++;
+        }
+    }
+    if (strlen(uri) > HTTP_URI_MAX) {
+        conn->reject = REJECT_URI_TOO_LONG;
+    } else if (args > HTTP_ARGS_MAX) {
+        conn->reject = REJECT_TOO_MANY_ARGS;
+    }
+    if (conn->reject != REJECT_NONE) {
+        MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
+    }
+    return NULL;
+}
+
+/* Percent-decoding as MHD's own, but a decoded NUL (which would cut the
+ * path or a parameter short for every C string API) marks the request
+ * for a 400. */
+static size_t
+on_unescape(void *cls, struct MHD_Connection *connection, char *text)
+{
+    size_t len = MHD_http_unescape(text);
+
+    (void)cls;
+    if (memchr(text, '\0', len) != NULL) {
+        struct conn *conn = http_conn(connection);
+
+        if (conn != NULL && conn->reject == REJECT_NONE) {
+            conn->reject = REJECT_NUL;
+        }
+    }
+    return len;
+}
+
 static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    struct http_server *s = cls;
+    uint64_t suppressed = 0;
     char line[512];
     size_t len;
 
-    (void)cls;
+    /* Hostile clients make MHD complain per connection: one line a second. */
+    if (!log_ratelimit_allow(&s->mhd_log, 1000, &suppressed)) {
+        return;
+    }
     vsnprintf(line, sizeof(line), fmt, ap);
     len = strlen(line);
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
         line[--len] = '\0';
     }
-    log_warn("http", "libmicrohttpd: %s", line);
+    log_warn("http", "libmicrohttpd: %s (%llu more such lines since the last)", line,
+             (unsigned long long)suppressed);
 }
 
 /* Opens the listening socket ourselves, so that a taken port or a bad
@@ -562,6 +680,7 @@ http_create(const struct http_deps *deps, const struct http_limits *limits, char
     unsigned threads = deps->threads;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     bool ipv6 = false;
+    unsigned idle_s;
 
     if (s == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -580,14 +699,27 @@ http_create(const struct http_deps *deps, const struct http_limits *limits, char
     if (ipv6) {
         flags |= MHD_USE_IPv6;
     }
+    if (http_conns_start(s) != RETAIL_OK) {
+        snprintf(err, errlen, "could not start the connection deadline thread");
+        close(s->listen_fd);
+        free(s);
+        return NULL;
+    }
+    /* MHD's own timeout, for inactivity (a client that stops reading an
+     * answer, say); the deadlines in http_conns.c catch slow senders. */
+    idle_s = (unsigned)((deps->idle_timeout_ms + 999) / 1000);
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONNECTION_MEMORY, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, idle_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT, deps->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, deps->max_connections_per_client,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        s, MHD_OPTION_END);
     if (s->daemon == NULL) {
         snprintf(err, errlen, "libmicrohttpd could not start on port %u", deps->port);
+        http_conns_stop(s);
         close(s->listen_fd);
         free(s);
         return NULL;
@@ -655,6 +787,7 @@ http_destroy(struct http_server *s)
     waiters_close(s->deps.waiters);
     (void)wait_for_zero(&s->suspended, RESUME_WAIT_MS);
     MHD_stop_daemon(s->daemon);
+    http_conns_stop(s);
     if (s->listen_fd >= 0) {
         close(s->listen_fd);
     }

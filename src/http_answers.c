@@ -73,7 +73,7 @@ answer_from(struct http_server *s, struct MHD_Connection *connection, const stru
             const struct products_query *query, const char *id)
 {
     int64_t age_ms = clock_wall_ms() - catalog_fetched_at_ms(c);
-    struct reply reply = {kinds[kind].x_cache, age_ms > 0 ? age_ms / 1000 : 0, NULL, false};
+    struct reply reply = {.x_cache = kinds[kind].x_cache, .age_s = age_ms > 0 ? age_ms / 1000 : 0};
     const char *text = route == ROUTE_PRODUCT ? id : query->category;
     bool reuse = http_may_reuse(s, connection);
     struct MHD_Response *response;

@@ -11,6 +11,7 @@
 #include "retail/query.h"
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,11 +39,39 @@ struct http_server {
     struct log_ratelimit fallback_log;
     struct log_ratelimit wait_log;
     struct log_ratelimit miss_log;
+    struct log_ratelimit mhd_log;
+    struct log_ratelimit reject_log;
+    /* Open connections, for the header and idle deadlines (http_conns.c). */
+    pthread_mutex_t conns_lock;
+    struct conn *conns; /* a list, under conns_lock */
+    atomic_uint connections;
+    _Atomic uint64_t timed_out; /* connections closed for missing a deadline */
+    pthread_t sweeper;
+    pthread_cond_t sweeper_wake;
+    bool sweeper_running;
+    bool sweeper_stop; /* under conns_lock */
+    struct log_ratelimit timeout_log;
+};
+
+/* Why a request is refused before it is routed (set while MHD parses it). */
+enum reject {
+    REJECT_NONE = 0,
+    REJECT_URI_TOO_LONG,     /* 414 */
+    REJECT_TOO_MANY_ARGS,    /* 414 */
+    REJECT_TOO_MANY_HEADERS, /* 431 */
+    REJECT_NUL,              /* 400: a percent-encoded NUL in the path or query */
 };
 
 /* One connection's state (MHD's socket context), reused by each request
  * it carries; owned by MHD's connection notifications in http.c. */
 struct conn {
+    struct conn *prev, *next; /* in the server's list, under conns_lock */
+    int fd;
+    /* Monotonic ms by which the next request's headers must be in; 0 while
+     * a request runs. Written by the connection's thread, read by the
+     * sweeper. */
+    _Atomic int64_t deadline_ms;
+    enum reject reject;
     bool active;        /* a request is between its first call and completion */
     int64_t started_us; /* monotonic, at its first call */
     enum route route;
@@ -73,10 +102,24 @@ struct reply {
     int64_t age_s;       /* sent when x_cache is set */
     const char *allow;   /* or NULL */
     bool www_authenticate;
+    bool close; /* Connection: close */
 };
 
 /* The connection's state (never NULL while MHD serves it). */
 struct conn *http_conn(struct MHD_Connection *connection);
+
+/* http_conns.c: the deadlines of client connections. A new connection
+ * must deliver its first request's headers within the header timeout, a
+ * kept-alive one its next within the idle timeout of the last answer; a
+ * thread closes (shutdown(2)) those that miss, however slowly they send.
+ * MHD's own timeout only sees inactivity, which one byte a second defeats. */
+int http_conns_start(struct http_server *s) RETAIL_WUR;
+void http_conns_stop(struct http_server *s);
+void http_conns_opened(struct http_server *s, struct MHD_Connection *connection, struct conn *conn);
+void http_conns_closed(struct http_server *s, struct conn *conn);
+/* A request's headers are in / its answer was sent (now_ms: monotonic). */
+void http_conns_request_began(struct conn *conn);
+void http_conns_request_ended(struct http_server *s, struct conn *conn, int64_t now_ms);
 
 /* Queues response with status, noting the status for the metrics. */
 enum MHD_Result http_queue(struct MHD_Connection *connection, unsigned status,

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -400,6 +401,37 @@ http_limits_of(const struct config *cfg)
     return limits;
 }
 
+/* Raises the open-file limit to its hard limit, and returns how many client
+ * connections fit under it (at most wanted), saying so when that is fewer:
+ * the server keeps 64 descriptors for itself. */
+static unsigned
+connection_room(unsigned wanted)
+{
+    struct rlimit files;
+    rlim_t room;
+
+    if (getrlimit(RLIMIT_NOFILE, &files) != 0) {
+        return wanted;
+    }
+    if (files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &files);
+        (void)getrlimit(RLIMIT_NOFILE, &files);
+    }
+    if (files.rlim_cur == RLIM_INFINITY) {
+        return wanted;
+    }
+    room = files.rlim_cur > 128 ? files.rlim_cur - 64 : 64;
+    if ((rlim_t)wanted > room) {
+        log_warn("startup",
+                 "MAX_CONNECTIONS %u does not fit the open-file limit of %llu: serving %llu "
+                 "connections at most (raise LimitNOFILE)",
+                 wanted, (unsigned long long)files.rlim_cur, (unsigned long long)room);
+        return (unsigned)room;
+    }
+    return wanted;
+}
+
 /* Creates every module in order. Returns -1 when serving, else the exit
  * code (what was created is freed by app_destroy). */
 static int
@@ -485,6 +517,10 @@ app_start(struct app *app)
             .waiters = app->waiters,
             .auth = &app->auth,
             .breaker = app->breaker,
+            .max_connections = connection_room((unsigned)app->cfg.max_connections),
+            .max_connections_per_client = (unsigned)app->cfg.max_connections_per_client,
+            .header_timeout_ms = app->cfg.header_timeout_ms,
+            .idle_timeout_ms = app->cfg.idle_timeout_ms,
         };
         struct http_limits limits = http_limits_of(&app->cfg);
 

@@ -278,6 +278,12 @@ render_state(struct metrics *m, const struct metrics_inputs *in, struct buf *out
     family(out, "retail_http_requests_in_flight", "gauge",
            "Requests begun and not yet answered (waiting ones included).");
     buf_appendf(out, "retail_http_requests_in_flight %u\n", in->in_flight);
+    family(out, "retail_http_connections", "gauge", "Client connections open.");
+    buf_appendf(out, "retail_http_connections %u\n", in->connections);
+    family(out, "retail_http_connections_timed_out_total", "counter",
+           "Client connections closed for not sending a request's headers in time.");
+    buf_appendf(out, "retail_http_connections_timed_out_total %" PRIu64 "\n",
+                in->connections_timed_out);
     family(out, "retail_build_info", "gauge", "Build information.");
     buf_appendf(out, "retail_build_info{version=\"%s\"} 1\n", RETAIL_VERSION);
     family(out, "process_start_time_seconds", "gauge", "Start time of the process, Unix time.");

@@ -66,6 +66,11 @@ struct config {
     enum log_level log_level;
     bool log_json;         /* LOG_FORMAT=json */
     long drain_timeout_ms; /* how long SIGTERM waits for requests in flight */
+    /* Client connections (changing them needs a restart). */
+    long max_connections;
+    long max_connections_per_client; /* per client address; 0: no limit */
+    long header_timeout_ms;          /* a new connection's first request headers */
+    long idle_timeout_ms;            /* a kept-alive connection's next request headers */
 };
 
 /* Lookup function for environment variables (getenv, or a fake in tests). */

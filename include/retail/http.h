@@ -55,7 +55,19 @@ struct http_deps {
     struct waiters *waiters;
     struct published *auth;  /* of struct auth: swapped by a reload */
     struct breaker *breaker; /* says whether a cold request may wait; NULL without Shopify */
+    /* Client connections. */
+    unsigned max_connections;
+    unsigned max_connections_per_client; /* 0: no limit */
+    int64_t header_timeout_ms;           /* for a new connection's first request headers */
+    int64_t idle_timeout_ms;             /* for a kept-alive connection's next ones */
 };
+
+/* What the server accepts of a request; longer or more is refused with a
+ * JSON 414 or 431 (libmicrohttpd itself refuses, in HTML, what does not fit
+ * its 16 KiB of memory per connection). */
+#define HTTP_URI_MAX 8192
+#define HTTP_ARGS_MAX 64
+#define HTTP_HEADERS_MAX 64
 
 /* What a reload may change while the server runs. */
 struct http_limits {

@@ -60,7 +60,9 @@ struct metrics_inputs {
     const struct catalog *current;
     const struct catalog *fallback;
     bool draining;
-    unsigned in_flight; /* requests begun and not yet answered, this one included */
+    unsigned in_flight;             /* requests begun and not yet answered, this one included */
+    unsigned connections;           /* client connections open */
+    uint64_t connections_timed_out; /* closed for missing a header or idle deadline */
 };
 
 /* Appends the whole exposition. */

@@ -179,6 +179,11 @@ class OpenApiTest(unittest.TestCase):
             ("DELETE", f"/v1/products/{product_id}", key, None, "/v1/products/{id}", 405),
             ("PUT", "/health", {}, None, "/health", 405),
             ("GET", "/health", {}, b"x", "/health", 400),
+            ("GET", "/v1/products?category=%00", key, None, "/v1/products", 400),
+            ("GET", f"/v1/products/{product_id}%00", key, None, "/v1/products/{id}", 400),
+            ("GET", "/live?" + "&".join(f"a{i}=1" for i in range(70)), {}, None, "/live", 414),
+            ("GET", "/ready?x=" + "r" * 9000, {}, None, "/ready", 414),
+            ("GET", "/metrics", {f"X-H{i}": "v" for i in range(70)}, None, "/metrics", 431),
             ("GET", "/nowhere", {}, None, None, 404),
         ]
 

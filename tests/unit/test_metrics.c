@@ -9,7 +9,11 @@
 static char *
 render(struct metrics *m, struct health *h, bool draining, unsigned in_flight)
 {
-    struct metrics_inputs in = {h, NULL, NULL, NULL, draining, in_flight};
+    struct metrics_inputs in = {.health = h,
+                                .draining = draining,
+                                .in_flight = in_flight,
+                                .connections = 3,
+                                .connections_timed_out = 2};
     struct buf out;
     char *text;
 
@@ -64,6 +68,8 @@ histogram_buckets_are_cumulative_with_inclusive_bounds(void **state)
     /* Routes without answers show no series. */
     assert_null(strstr(text, "route=\"metrics\""));
     assert_line(text, "retail_http_requests_in_flight 1");
+    assert_line(text, "retail_http_connections 3");
+    assert_line(text, "retail_http_connections_timed_out_total 2");
     assert_line(text, "retail_draining 0");
     assert_line(text, "retail_redis_up 0");
     free(text);
