@@ -127,11 +127,14 @@ static void
 price_text(const json_t *value, char out[PRODUCT_PRICE_MAX])
 {
     out[0] = '\0';
-    if (json_is_string(value) && product_price_valid(json_string_value(value))) {
+    /* A negative price (even "-0") is not a price a catalog shows: null. */
+    if (json_is_string(value) && product_price_valid(json_string_value(value)) &&
+        json_string_value(value)[0] != '-') {
         memcpy(out, json_string_value(value), json_string_length(value) + 1);
-    } else if (json_is_integer(value)) {
+    } else if (json_is_integer(value) && json_integer_value(value) >= 0) {
         snprintf(out, PRODUCT_PRICE_MAX, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
-    } else if (json_is_real(value) && isfinite(json_real_value(value))) {
+    } else if (json_is_real(value) && isfinite(json_real_value(value)) &&
+               !signbit(json_real_value(value))) {
         double d = json_real_value(value);
 
         /* The shortest fixed-point text that reads back as the same double,
@@ -201,11 +204,54 @@ write_tags_csv(struct buf *out, const char *csv)
     }
 }
 
+static bool
+short_enough(const char *text, size_t max)
+{
+    return text == NULL || strnlen(text, max + 1) <= max;
+}
+
+/* False when a field is too long or there are too many tags. */
+static bool
+fields_fit(const struct product_fields *p)
+{
+    const char *texts[] = {p->title,  p->handle,    p->vendor,  p->category,
+                           p->status, p->image_url, p->currency};
+    size_t tags = 0;
+
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        if (!short_enough(texts[i], PRODUCT_TEXT_MAX)) {
+            return false;
+        }
+    }
+    if (!short_enough(p->description, PRODUCT_DESCRIPTION_MAX) ||
+        !short_enough(p->tags_csv, PRODUCT_TAGS_MAX * (PRODUCT_TEXT_MAX + 2))) {
+        return false;
+    }
+    if (p->tags_csv != NULL) {
+        for (const char *c = p->tags_csv; *c != '\0'; c++) {
+            tags += *c == ',';
+        }
+        tags++;
+    } else if (p->tags_array != NULL) {
+        tags = json_array_size(p->tags_array);
+    }
+    for (size_t i = 0; i < p->variant_count; i++) {
+        if (!short_enough(p->variants[i].title, PRODUCT_TEXT_MAX) ||
+            !short_enough(p->variants[i].sku, PRODUCT_TEXT_MAX)) {
+            return false;
+        }
+    }
+    return tags <= PRODUCT_TAGS_MAX;
+}
+
 static int
 product_write(const struct product_fields *p, struct buf *out)
 {
     size_t i;
 
+    if (!fields_fit(p)) {
+        return RETAIL_ERR_INVALID;
+    }
     json_key(out, "{\"id\":");
     buf_append_json_string(out, p->id, strlen(p->id));
     json_key(out, ",\"title\":");

@@ -636,7 +636,9 @@ add_page(struct shopify_client *c, struct catalog_builder *builder, const char *
          unsigned page, struct fetch_report *report)
 {
     json_error_t error;
-    json_t *root = json_loadb(c->body.data != NULL ? c->body.data : "", c->body.len, 0, &error);
+    /* Duplicate keys are refused: which one counts is up to the parser. */
+    json_t *root = json_loadb(c->body.data != NULL ? c->body.data : "", c->body.len,
+                              JSON_REJECT_DUPLICATES, &error);
     const json_t *products = json_object_get(root, "products");
     const json_t *product;
     size_t i;
@@ -754,6 +756,9 @@ shopify_fetch_catalog(struct shopify_client *c, struct catalog_builder *builder,
         }
     }
     free(seen);
+    /* The last page's buffer (up to max_body_bytes after a hostile answer)
+     * is not kept between refreshes. */
+    buf_deinit(&c->body);
     if (rc == RETAIL_OK) {
         report->failure = FETCH_OK;
         report->error[0] = '\0';

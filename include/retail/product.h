@@ -24,6 +24,11 @@
 #define PRODUCT_ID_MAX 64    /* an id, NUL included */
 #define PRODUCT_PRICE_MAX 40 /* a decimal price, NUL included */
 #define PRODUCT_VARIANTS_MAX 2048
+/* Text fields longer than these make a product unusable (it is skipped and
+ * counted): bounded answers whatever upstream sends. */
+#define PRODUCT_TEXT_MAX 4096                /* title, handle, vendor, ... */
+#define PRODUCT_DESCRIPTION_MAX (256 * 1024) /* body_html */
+#define PRODUCT_TAGS_MAX 250                 /* Shopify's own limit per product */
 
 /* What the catalog indexes a product by. category is *borrowed* from the
  * source JSON (valid while it lives), NULL when the product has none. */

@@ -26,12 +26,17 @@ Control endpoints (no token needed), all JSON:
       invalid_json  200 whose body is not JSON
       broken_json   200 whose JSON is cut in half (also: truncated_json)
       loop_link     a Link whose "next" leads back to the first page
+      raw           products.json answers 200 with the bytes POSTed to /__mock/raw
+      huge_body     products.json streams a body of `size` bytes (default 1 GiB)
+                    that is never valid JSON, until the client stops reading;
+                    with "declared": false in chunks, without a Content-Length
   POST /__mock/bucket   {"size": 40, "leak_per_second": 2}   size 0 turns metering off
   POST /__mock/catalog  {"products": 1000, "seed": 1}   regenerate the catalog
   GET  /__mock/catalog  the products as served (Shopify shape)
   GET  /__mock/stats    {"requests": {"products": n, "shop": n, "other": n},
                          "throttled": n, "max_in_use": n, "mode": ...}
   POST /__mock/reset    mode ok, counters zero
+  POST /__mock/raw      store the request body for mode raw
   POST /__mock/fixed    store the request body; GET /__mock/fixed/... then answers it
                         (for the benchmark: the bytes nginx caches in front of "Shopify")
 
@@ -63,6 +68,7 @@ STATE = {
     "token": "",
     "generation": 0,
     "retry_after": "2.0",
+    "size": 1 << 30,
     "log": [],  # (seconds since start, kind) of the last Admin API calls
     "bucket": {"size": 40, "leak": 20.0, "level": 0.0, "at": 0.0, "throttled": 0, "max": 0},
 }
@@ -192,6 +198,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__mock/fixed":
             STATE["fixed"] = self.read_raw()
             return self.send_json(200, {"ok": True})
+        if path == "/__mock/raw":
+            STATE["raw"] = self.read_raw()
+            return self.send_json(200, {"ok": True})
         body = self.read_body()
         with STATE["lock"]:
             if path == "/__mock/mode":
@@ -199,6 +208,8 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["delay_ms"] = int(body.get("delay_ms", 0))
                 STATE["status"] = int(body.get("status", 500))
                 STATE["retry_after"] = str(body.get("retry_after", "2.0"))
+                STATE["size"] = int(body.get("size", 1 << 30))
+                STATE["declared"] = bool(body.get("declared", True))
             elif path == "/__mock/bucket":
                 b = STATE["bucket"]
                 b["size"] = int(body.get("size", 40))
@@ -233,6 +244,7 @@ class Handler(BaseHTTPRequestHandler):
                                             "max_in_use": STATE["bucket"]["max"],
                                             "bucket_size": STATE["bucket"]["size"],
                                             "log": list(STATE["log"]),
+                                            "huge_sent": STATE.get("huge_sent", 0),
                                             "products": len(STATE["products"])})
             if path == "/__mock/catalog":
                 return self.send_json(200, {"products": STATE["products"]})
@@ -271,6 +283,32 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "slow":
             time.sleep(delay / 1000.0)
             return False
+        if mode == "huge_body":
+            size, declared = STATE["size"], STATE.get("declared", True)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            if declared:
+                self.send_header("Content-Length", str(size))
+            else:
+                self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = b'{"products":[{"id":1,"title":"' + b"x" * (1 << 20)
+            sent = 0
+            try:
+                while sent < size:
+                    piece = chunk[: min(len(chunk), size - sent)]
+                    if declared:
+                        self.wfile.write(piece)
+                    else:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    sent += len(piece)
+                    chunk = b"x" * (1 << 20)
+            except OSError:
+                pass  # the client stopped reading, as it should
+            self.close_connection = True
+            with STATE["lock"]:
+                STATE["huge_sent"] = max(STATE.get("huge_sent", 0), sent)
+            return True
         if mode == "html500":
             page = b"<html><body><h1>500 Internal Server Error</h1></body></html>"
             self.send_response(500)
@@ -364,9 +402,11 @@ class Handler(BaseHTTPRequestHandler):
             links.append(f'<{base}&page_info={encode_cursor(0, generation)}>; rel="next"')
         elif offset + limit < len(products):
             links.append(f'<{base}&page_info={encode_cursor(offset + limit, generation)}>; rel="next"')
-        if links:
+        if links and mode != "raw":  # a raw answer is the only page
             headers["Link"] = ", ".join(links)
         body = json.dumps({"products": page}).encode()
+        if mode == "raw":
+            body = STATE.get("raw", b"")
         if mode in ("broken_json", "truncated_json"):
             body = body[: len(body) // 2]
         self.send_json(200, body, headers)

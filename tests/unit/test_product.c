@@ -270,6 +270,87 @@ products_without_a_usable_id_are_refused(void **state)
     }
 }
 
+/* Negative prices, even "-0", and numbers JSON cannot hold are null. */
+static void
+hostile_prices_are_null(void **state)
+{
+    static const char *const prices[] = {"\"-0\"", "\"-0.00\"", "\"-5.00\"",    "\"1e309\"",
+                                         "-3",     "-0.0",      "\"Infinity\"", "\"\"",
+                                         "{}",     "[1]",       "true"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(prices) / sizeof(prices[0]); i++) {
+        char text[256];
+        json_t *src, *mapped;
+
+        snprintf(text, sizeof(text), "{\"id\":7,\"variants\":[{\"id\":1,\"price\":%s}]}",
+                 prices[i]);
+        src = json_loads(text, 0, NULL);
+        assert_non_null(src);
+        mapped = map_shopify(src, NULL, &(struct product_key){0});
+        if (!json_is_null(json_object_get(mapped, "price"))) {
+            fail_msg("price %s was kept", prices[i]);
+        }
+        json_decref(mapped);
+        json_decref(src);
+    }
+}
+
+/* Oversized fields make the product unusable instead of the answers huge. */
+static void
+oversized_fields_are_refused(void **state)
+{
+    static const struct {
+        const char *field;
+        size_t len;
+        bool fits;
+    } cases[] = {
+        {"title", PRODUCT_TEXT_MAX, true},
+        {"title", PRODUCT_TEXT_MAX + 1, false},
+        {"vendor", 100000, false},
+        {"body_html", PRODUCT_DESCRIPTION_MAX, true},
+        {"body_html", PRODUCT_DESCRIPTION_MAX + 1, false},
+        {"tags", 20 * 1024 * 1024, false},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *big = malloc(cases[i].len + 1);
+        json_t *src = json_pack("{s:i}", "id", 9);
+        struct product_key key;
+        struct buf out;
+
+        memset(big, 'x', cases[i].len);
+        big[cases[i].len] = '\0';
+        json_object_set_new(src, cases[i].field, json_string(big));
+        buf_init(&out, 64 * 1024 * 1024);
+        assert_int_equal(product_from_shopify(src, NULL, &out, &key),
+                         cases[i].fits ? RETAIL_OK : RETAIL_ERR_INVALID);
+        buf_deinit(&out);
+        json_decref(src);
+        free(big);
+    }
+    {
+        /* 251 tags: one too many. */
+        struct buf tags;
+        json_t *src;
+        struct product_key key;
+        struct buf out;
+
+        buf_init(&tags, 1 << 20);
+        for (int t = 0; t < 251; t++) {
+            assert_int_equal(buf_appendf(&tags, "%st%d", t > 0 ? "," : "", t), RETAIL_OK);
+        }
+        assert_int_equal(buf_append(&tags, "", 1), RETAIL_OK);
+        src = json_pack("{s:i, s:s}", "id", 9, "tags", tags.data);
+        buf_init(&out, 1 << 20);
+        assert_int_equal(product_from_shopify(src, NULL, &out, &key), RETAIL_ERR_INVALID);
+        buf_deinit(&out);
+        buf_deinit(&tags);
+        json_decref(src);
+    }
+}
+
 static void
 wrong_types_from_shopify_do_not_crash(void **state)
 {
@@ -474,6 +555,8 @@ main(void)
         cmocka_unit_test(ids_are_checked),
         cmocka_unit_test(products_without_a_usable_id_are_refused),
         cmocka_unit_test(wrong_types_from_shopify_do_not_crash),
+        cmocka_unit_test(hostile_prices_are_null),
+        cmocka_unit_test(oversized_fields_are_refused),
         cmocka_unit_test(answer_shape_round_trips_byte_for_byte),
         cmocka_unit_test(the_shipped_fallback_file_is_valid),
         cmocka_unit_test(answer_shape_errors_name_the_field),
