@@ -5,6 +5,7 @@
 #   scripts/deps.sh test   to build and run every test
 #   scripts/deps.sh bench  to run the benchmark (wrk, nginx)
 #   scripts/deps.sh load   to run the locust load test
+#   scripts/deps.sh fuzz   to build and run the libFuzzer harnesses (clang)
 # Runs apt-get update and install only when something is missing; needs
 # root (or sudo) only then.
 set -euo pipefail
@@ -26,8 +27,11 @@ bench)
 load)
     need_cmds+=(python3:python3 locust:python3-locust)
     ;;
+fuzz)
+    need_cmds+=(clang:clang)
+    ;;
 *)
-    echo "usage: $0 run|test|bench|load" >&2
+    echo "usage: $0 run|test|bench|load|fuzz" >&2
     exit 2
     ;;
 esac
@@ -43,18 +47,33 @@ for entry in "${need_cmds[@]}"; do
         missing+=("${entry#*:}")
     fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-echo "deps: installing ${missing[*]}" >&2
 sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-        sudo=(sudo)
-    else
-        echo "deps: missing ${missing[*]}; run as root or install them with apt-get" >&2
-        exit 1
+updated=false
+install() {
+    [ $# -eq 0 ] && return 0
+    echo "deps: installing $*" >&2
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then
+            sudo=(sudo)
+        else
+            echo "deps: missing $*; run as root or install them with apt-get" >&2
+            exit 1
+        fi
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    if ! $updated; then
+        "${sudo[@]}" apt-get update -q
+        updated=true
+    fi
+    "${sudo[@]}" apt-get install -y -q --no-install-recommends "$@"
+}
+
+install "${missing[@]}"
+
+# libFuzzer is in clang's runtime package, which clang only recommends.
+if [ "${1:-run}" = fuzz ]; then
+    probe='int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; return (int)n * 0; }'
+    if ! echo "$probe" | clang -x c -fsanitize=fuzzer - -o /dev/null 2>/dev/null; then
+        install "libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev"
     fi
 fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -q
-"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

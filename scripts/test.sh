@@ -6,6 +6,7 @@
 # started on free loopback ports and stopped by the tests). Then everything
 # runs a second time built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (a sanitizer report in a server log fails the test that started it).
+# Then each libFuzzer harness runs for FUZZ_SECONDS (default 15).
 # Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,5 +32,8 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRETAIL_WERROR=ON -DRETAIL_SA
     "${python[@]}" >/dev/null
 cmake --build build-asan -j "$jobs"
 ctest --test-dir build-asan --output-on-failure
+
+echo "== fuzzing (${FUZZ_SECONDS:=15} s for each harness)"
+scripts/fuzz.sh "$FUZZ_SECONDS"
 
 echo "== all tests passed"

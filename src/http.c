@@ -589,8 +589,7 @@ on_unescape(void *cls, struct MHD_Connection *connection, char *text)
     return len;
 }
 
-static void
-on_mhd_log(void *cls, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 2, 0))) on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct http_server *s = cls;
     uint64_t suppressed = 0;

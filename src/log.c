@@ -264,7 +264,7 @@ line_plain(struct line *l, const char *when, enum log_level level, const char *e
     }
 }
 
-static void
+static void __attribute__((format(printf, 5, 0)))
 emit(enum log_level level, const char *event, const struct log_field *fields, size_t count,
      const char *fmt, va_list ap)
 {
