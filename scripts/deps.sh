@@ -17,9 +17,10 @@ case "${1:-run}" in
 run) ;;
 test)
     # The integration tests run on Debian's python3 (test.sh names it), which
-    # reads docs/openapi.yaml with python3-yaml; systemd-analyze checks the unit.
+    # reads docs/openapi.yaml with python3-yaml; systemd-analyze checks the unit;
+    # valgrind runs the integration tests again under memcheck.
     need_libs+=(libcmocka-dev clang-format python3-yaml)
-    need_cmds+=(/usr/bin/python3:python3 systemd-analyze:systemd)
+    need_cmds+=(/usr/bin/python3:python3 systemd-analyze:systemd valgrind:valgrind)
     ;;
 bench)
     need_cmds+=(python3:python3 wrk:wrk nginx:nginx taskset:util-linux)

@@ -20,6 +20,9 @@ SOURCE_DIR = os.environ.get("RETAIL_SOURCE_DIR",
                             os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 BINARY = os.environ.get("RETAIL_API_BIN", os.path.join(SOURCE_DIR, "build", "retail-api"))
 MOCK = os.path.join(SOURCE_DIR, "tests", "mock", "mock_shopify.py")
+# RETAIL_VALGRIND=1 runs every retail-api under valgrind's memcheck; a
+# memory error or a definite leak fails the test that started it.
+VALGRIND = os.environ.get("RETAIL_VALGRIND") == "1"
 API_KEY = "it-key-4f1e2d3c4b5a69788796a5b4"
 TOKEN = "shpat_it_token_0a1b2c3d4e5f"
 
@@ -183,10 +186,16 @@ class RetailApi(Process):
         self.host = full_env.get("HOST", "127.0.0.1")
         if self.host in ("0.0.0.0", "localhost", ""):
             self.host = "127.0.0.1"
-        super().__init__(subprocess.Popen([BINARY, *args], env=full_env, cwd=SOURCE_DIR,
+        command = [BINARY, *args]
+        if VALGRIND:
+            command = ["valgrind", "--error-exitcode=99", "--leak-check=full",
+                       "--show-leak-kinds=definite", "--errors-for-leak-kinds=definite",
+                       "--num-callers=30", f"--log-file={self.log.name}.valgrind", *command]
+        super().__init__(subprocess.Popen(command, env=full_env, cwd=SOURCE_DIR,
                                           stdout=self.log, stderr=self.log))
         if wait_ready:
-            wait_until(lambda: self.request("GET", "/health").status == 200, 10,
+            wait_until(lambda: self.request("GET", "/health").status == 200,
+                       60 if VALGRIND else 10,
                        f"retail-api on port {self.port} to answer /health")
 
     def request(self, method, path, headers=None, body=None, timeout=10):
@@ -224,6 +233,28 @@ class RetailApi(Process):
         for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
             if marker in text:
                 raise AssertionError(f"retail-api on port {self.port}: {marker}\n{text[-4000:]}")
+        if VALGRIND:
+            self.check_valgrind()
+
+    def check_valgrind(self):
+        """memcheck's report: no error and no definite leak. A process killed
+        with SIGKILL (by a test, or after a stop timed out) writes no summary:
+        then no error may have been reported before it died."""
+        if not os.path.exists(self.log.name + ".valgrind"):
+            return  # checked already (stopped, then closed again)
+        with open(self.log.name + ".valgrind", encoding="utf-8", errors="replace") as f:
+            report = f.read()
+        errors = [line for line in report.splitlines()
+                  if any(k in line for k in ("Invalid ", "uninitialised", "Mismatched free",
+                                             "definitely lost in", "Syscall param"))]
+        if self.popen.returncode == -signal.SIGKILL:
+            ok = not errors
+        else:
+            ok = "ERROR SUMMARY: 0 errors" in report and not errors
+        if not ok:
+            raise AssertionError(f"retail-api on port {self.port}: valgrind found errors "
+                                 f"(exit {self.popen.returncode})\n{report[-6000:]}")
+        os.unlink(self.log.name + ".valgrind")
 
 
 class Load:
