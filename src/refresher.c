@@ -5,6 +5,9 @@
 #include "retail/clock.h"
 #include "retail/log.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -294,7 +297,7 @@ shrink_guard_passes(struct refresher *r, const struct catalog *catalog, int64_t 
 
 /* One read from the source, published if it passes the guard. */
 static int
-read_catalog(struct refresher *r)
+read_from_shopify(struct refresher *r)
 {
     struct fetch_report report;
     struct catalog_builder *builder;
@@ -372,6 +375,22 @@ read_catalog(struct refresher *r)
     }
     catalog_unref(catalog);
     return RETAIL_OK;
+}
+
+/* Reads the catalog, then hands back to the system the memory the read
+ * freed: its pages, the builder and the catalog it replaced (megabytes for
+ * a large store) would otherwise stay resident until reused, and the
+ * process's RSS would follow the largest refresh it ever did rather than
+ * what it holds. It costs a walk of the free lists, once a refresh. */
+static int
+read_catalog(struct refresher *r)
+{
+    int rc = read_from_shopify(r);
+
+#ifdef __GLIBC__
+    (void)malloc_trim(0);
+#endif
+    return rc;
 }
 
 /* Takes the fleet's turn or waits for it, then reads. */
