@@ -6,7 +6,9 @@
 # started on free loopback ports and stopped by the tests). Then everything
 # runs a second time built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (a sanitizer report in a server log fails the test that started it).
-# Then each libFuzzer harness runs for FUZZ_SECONDS (default 15).
+# The gcc build's integration tests also run under valgrind's memcheck.
+# Then each libFuzzer harness runs for FUZZ_SECONDS (default 15), and the
+# soak test for SOAK_MINUTES (default 1).
 # Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,5 +37,8 @@ ctest --test-dir build-asan --output-on-failure
 
 echo "== fuzzing (${FUZZ_SECONDS:=15} s for each harness)"
 scripts/fuzz.sh "$FUZZ_SECONDS"
+
+echo "== soak (${SOAK_MINUTES:=1} min of load with faults)"
+scripts/soak.sh "$SOAK_MINUTES"
 
 echo "== all tests passed"
