@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""A mock of Shopify's REST Admin API for retail-api's tests and benchmarks.
+"""A mock of Shopify's Admin API (REST and GraphQL) for retail-api's tests
+and benchmarks.
 
 Serves a generated catalog of any size, in the shape of Shopify's REST
 products.json (see tests/fixtures/shopify), with real Link pagination
@@ -12,6 +13,17 @@ Like Shopify, it meters calls with a leaky bucket (default 40 calls
 draining at 20 a second, Plus-like, so tests run fast): every Admin API
 answer carries X-Shopify-Shop-Api-Call-Limit, and a call that would
 overflow the bucket gets 429 with Retry-After.
+
+GraphQL (POST /admin/api/<version>/graphql.json, see mock_graphql.py)
+serves the same catalog: the products connection with nested variants,
+productsCount, shop, node(id:) for bulk operations, and the
+bulkOperationRunQuery mutation, whose JSONL result is served at
+/__mock/bulk/<n>.jsonl without a token (like Shopify's signed URLs). Every
+answer carries extensions.cost; queries over 1,000 points get
+MAX_COST_EXCEEDED and queries the cost bucket cannot pay get THROTTLED
+(HTTP 200, as Shopify answers). The client-credentials grant (POST
+/admin/oauth/access_token, JSON or form) issues tokens that expire; the
+GraphQL side accepts them or the fixed token.
 
 Control endpoints (no token needed), all JSON:
   POST /__mock/mode     {"mode": MODE, "delay_ms": 800, "status": 429, "retry_after": "2.0"}
@@ -26,21 +38,32 @@ Control endpoints (no token needed), all JSON:
       invalid_json  200 whose body is not JSON
       broken_json   200 whose JSON is cut in half (also: truncated_json)
       loop_link     a Link whose "next" leads back to the first page
-      raw           products.json answers 200 with the bytes POSTed to /__mock/raw
+      raw           products.json and graphql.json answer 200 with the bytes POSTed
+                    to /__mock/raw
+      graphql_error GraphQL answers 200 with an INTERNAL_SERVER_ERROR error, data null
+      graphql_partial  GraphQL answers its data with an ACCESS_DENIED error beside it
       huge_body     products.json streams a body of `size` bytes (default 1 GiB)
                     that is never valid JSON, until the client stops reading;
                     with "declared": false in chunks, without a Content-Length
   POST /__mock/bucket   {"size": 40, "leak_per_second": 2}   size 0 turns metering off
-  POST /__mock/catalog  {"products": 1000, "seed": 1}   regenerate the catalog
+  POST /__mock/catalog  {"products": 1000, "seed": 1, "many_variants": 0}   regenerate the
+                        catalog (many_variants: the second product's variant count)
   GET  /__mock/catalog  the products as served (Shopify shape)
   GET  /__mock/stats    {"requests": {"products": n, "shop": n, "other": n},
                          "throttled": n, "max_in_use": n, "mode": ...}
+  POST /__mock/graphql  {"maximum": 1000, "restore": 1000, "max_cost": 1000}  the cost
+                        bucket (refilled), its restore rate a second, the single-query limit
+  POST /__mock/tokens   {"client_id": ..., "client_secret": ..., "expires_in": 86399,
+                         "revoke": false}   the grant's credentials and token lifetime
+  POST /__mock/bulk     {"delay_ms": 300, "mode": "ok"}   how long an operation runs;
+                        mode fail ends it FAILED, hang never ends it
   POST /__mock/reset    mode ok, counters zero
   POST /__mock/raw      store the request body for mode raw
   POST /__mock/fixed    store the request body; GET /__mock/fixed/... then answers it
                         (for the benchmark: the bytes nginx caches in front of "Shopify")
 
 Start: mock_shopify.py --port 0 --products 100 --token T
+       [--client-id ID --client-secret S] [--cost-bucket 1000 --restore-rate 1000]
 It prints "READY port=<n>" on stdout once listening.
 """
 import argparse
@@ -54,6 +77,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+import mock_graphql
 
 HANG_LIMIT_S = 120  # a hung request is dropped after this, so nothing hangs forever
 STARTED = time.monotonic()
@@ -71,6 +96,13 @@ STATE = {
     "size": 1 << 30,
     "log": [],  # (seconds since start, kind) of the last Admin API calls
     "bucket": {"size": 40, "leak": 20.0, "level": 0.0, "at": 0.0, "throttled": 0, "max": 0},
+    # GraphQL: the cost bucket, the tokens the client-credentials grant
+    # issued (token -> expiry, monotonic), bulk operations.
+    "cost_bucket": None,
+    "client_id": "", "client_secret": "",
+    "tokens": {}, "token_ttl": 86399, "tokens_issued": 0,
+    "bulk": {}, "bulk_delay_ms": 300, "bulk_mode": "ok", "bulk_files": {},
+    "graphql": {"requests": 0, "max_requested": 0, "queries": []},
 }
 
 
@@ -96,9 +128,11 @@ VENDORS = ["Burton", "Apple", "Northwind", "Harbor & Pine", "Voltline", "Petal &
 NOUNS = ["Board", "Jacket", "Boots", "Kettle", "Speaker", "Serum", "iPod", "Wallet", "Lamp"]
 
 
-def make_catalog(count, seed):
+def make_catalog(count, seed, many_variants=0):
     """Products in Shopify's REST shape. Ids start past 2**53 so that any
-    loss of precision shows; prices are decimal strings such as "29.99"."""
+    loss of precision shows; prices are decimal strings such as "29.99".
+    With many_variants, the second product has that many variants (REST
+    answers at most 100 of them, as Shopify does)."""
     rng = random.Random(seed)
     products = []
     base = 2 ** 53 + 1
@@ -107,14 +141,15 @@ def make_catalog(count, seed):
         category = CATEGORIES[n % len(CATEGORIES)]
         title = f"{rng.choice(['Classic', 'Pro', 'Mini', 'Ultra', 'Eco'])} {NOUNS[n % len(NOUNS)]} {n + 1}"
         variants = []
-        for k in range(1 + n % 3):
+        for k in range(many_variants if n == 1 and many_variants else 1 + n % 3):
             whole = rng.randint(1, 500)
             cents = rng.choice(["99", "95", "00", "50", "10"])
             quantity = rng.choice([0, 0, 1, 5, 10, 20])
+            vid = pid * 10 + k if k < 3 else 5 * 10 ** 17 + k
             variants.append({
-                "id": pid * 10 + k,
+                "id": vid,
                 "product_id": pid,
-                "title": ["Default Title", "Red", "Blue"][k],
+                "title": ["Default Title", "Red", "Blue"][k] if k < 3 else f"Size {k}",
                 "price": f"{whole}.{cents}",
                 "sku": f"SKU-{n}-{k}" if k != 2 else None,
                 "position": k + 1,
@@ -127,7 +162,7 @@ def make_catalog(count, seed):
                     {"price": {"amount": f"{whole}.{cents}", "currency_code": "USD"},
                      "compare_at_price": None}
                 ],
-                "admin_graphql_api_id": f"gid://shopify/ProductVariant/{pid * 10 + k}",
+                "admin_graphql_api_id": f"gid://shopify/ProductVariant/{vid}",
             })
         images = []
         if n % 5 != 0:
@@ -195,6 +230,31 @@ class Handler(BaseHTTPRequestHandler):
     # --- control -----------------------------------------------------------
     def do_POST(self):
         path = urlsplit(self.path).path
+        if path == "/admin/oauth/access_token":
+            return self.grant_token()
+        parts = path.split("/")
+        if len(parts) == 5 and parts[1:3] == ["admin", "api"] and parts[4] == "graphql.json":
+            return self.graphql(parts[3])
+        if path == "/__mock/graphql":
+            body = self.read_body()
+            STATE["cost_bucket"].set(body.get("maximum", 1000), body.get("restore", 1000))
+            mock_graphql.LIMITS["max_cost"] = int(body.get("max_cost", 1000))
+            return self.send_json(200, {"ok": True})
+        if path == "/__mock/tokens":
+            body = self.read_body()
+            with STATE["lock"]:
+                STATE["client_id"] = body.get("client_id", STATE["client_id"])
+                STATE["client_secret"] = body.get("client_secret", STATE["client_secret"])
+                STATE["token_ttl"] = float(body.get("expires_in", STATE["token_ttl"]))
+                if body.get("revoke"):
+                    STATE["tokens"].clear()
+            return self.send_json(200, {"ok": True})
+        if path == "/__mock/bulk":
+            body = self.read_body()
+            with STATE["lock"]:
+                STATE["bulk_delay_ms"] = int(body.get("delay_ms", STATE["bulk_delay_ms"]))
+                STATE["bulk_mode"] = body.get("mode", STATE["bulk_mode"])
+            return self.send_json(200, {"ok": True})
         if path == "/__mock/fixed":
             STATE["fixed"] = self.read_raw()
             return self.send_json(200, {"ok": True})
@@ -218,7 +278,8 @@ class Handler(BaseHTTPRequestHandler):
                 b["at"] = time.monotonic()
             elif path == "/__mock/catalog":
                 STATE["products"] = make_catalog(int(body.get("products", 100)),
-                                                 int(body.get("seed", 1)))
+                                                 int(body.get("seed", 1)),
+                                                 int(body.get("many_variants", 0)))
                 STATE["generation"] += 1
             elif path == "/__mock/reset":
                 STATE["mode"] = "ok"
@@ -228,11 +289,24 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["log"].clear()
                 STATE["bucket"]["throttled"] = 0
                 STATE["bucket"]["max"] = 0
+                STATE["graphql"] = {"requests": 0, "max_requested": 0, "queries": []}
+                STATE["tokens_issued"] = 0
             else:
                 return self.send_json(404, {"errors": "Not Found"})
         self.send_json(200, {"ok": True})
 
     def control_get(self, path):
+        if path.startswith("/__mock/bulk/"):
+            with STATE["lock"]:
+                data = STATE["bulk_files"].get(path.rsplit("/", 1)[1])
+            if data is None:
+                return self.send_json(404, {"errors": "Not Found"})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/jsonl")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return None
         if path.startswith("/__mock/fixed"):
             return self.send_json(200, STATE.get("fixed", b"{}"),
                                   {"Cache-Control": "public, max-age=3600"})
@@ -245,6 +319,15 @@ class Handler(BaseHTTPRequestHandler):
                                             "bucket_size": STATE["bucket"]["size"],
                                             "log": list(STATE["log"]),
                                             "huge_sent": STATE.get("huge_sent", 0),
+                                            "graphql": {
+                                                "requests": STATE["graphql"]["requests"],
+                                                "unauthorized": STATE["graphql"].get("unauthorized", 0),
+                                                "max_requested": STATE["graphql"]["max_requested"],
+                                                "queries": STATE["graphql"]["queries"][-50:],
+                                                "throttled": STATE["cost_bucket"].throttled,
+                                                "lowest_available": STATE["cost_bucket"].lowest,
+                                                "tokens_issued": STATE["tokens_issued"],
+                                                "bulk_operations": len(STATE["bulk"])},
                                             "products": len(STATE["products"])})
             if path == "/__mock/catalog":
                 return self.send_json(200, {"products": STATE["products"]})
@@ -372,6 +455,136 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(404, {"errors": "Not Found"})
         return self.products(url, version, headers)
 
+    # --- the GraphQL Admin API and the client-credentials grant -----------
+    def token_valid(self, token):
+        with STATE["lock"]:
+            if token and token == STATE["token"]:
+                return True
+            expiry = STATE["tokens"].get(token)
+            return expiry is not None and time.monotonic() < expiry
+
+    def grant_token(self):
+        raw = self.read_raw().decode("utf-8", "replace")
+        if "json" in (self.headers.get("Content-Type") or ""):
+            try:
+                form = json.loads(raw or "{}")
+            except ValueError:
+                form = {}
+        else:
+            form = {k: v[0] for k, v in parse_qs(raw).items()}
+        with STATE["lock"]:
+            good = (form.get("grant_type") == "client_credentials" and STATE["client_id"]
+                    and form.get("client_id") == STATE["client_id"]
+                    and form.get("client_secret") == STATE["client_secret"])
+            if good:
+                STATE["tokens_issued"] += 1
+                token = f"shpat_issued_{STATE['tokens_issued']}_{random.getrandbits(64):016x}"
+                ttl = STATE["token_ttl"]
+                STATE["tokens"][token] = time.monotonic() + ttl
+        if not good:
+            return self.send_json(400, {"error": "invalid_client",
+                                        "error_description": "Client authentication failed"})
+        return self.send_json(200, {"access_token": token, "scope": "read_products",
+                                    "expires_in": int(ttl)})
+
+    def refresh_bulk(self):
+        """Moves bulk operations along by time (under STATE's lock)."""
+        now = time.monotonic()
+        for op in STATE["bulk"].values():
+            if op["status"] not in ("CREATED", "RUNNING") or op["_mode"] == "hang":
+                if op["status"] == "CREATED":
+                    op["status"] = "RUNNING"
+                continue
+            if now < op["_done_at"]:
+                op["status"] = "RUNNING"
+            elif op["_mode"] == "fail":
+                op["status"], op["errorCode"] = "FAILED", "INTERNAL_SERVER_ERROR"
+            else:
+                op["status"] = "COMPLETED"
+                op["url"] = op["_url"]
+                op["completedAt"] = "2026-12-05T00:00:00Z"
+
+    def bulk_run(self, query):
+        with STATE["lock"]:
+            self.refresh_bulk()
+            if any(op["status"] in ("CREATED", "RUNNING") for op in STATE["bulk"].values()):
+                return {"bulkOperation": None, "userErrors": [
+                    {"field": None, "message": "A bulk query operation for this app and shop "
+                                               "is already in progress: ..."}]}
+            products = STATE["products"]
+            number = len(STATE["bulk"]) + 1
+            delay, mode = STATE["bulk_delay_ms"], STATE["bulk_mode"]
+        try:
+            lines = mock_graphql.bulk_lines(products, query or "")
+        except mock_graphql.GraphQLError as error:
+            return {"bulkOperation": None,
+                    "userErrors": [{"field": ["query"], "message": str(error)}]}
+        name = f"{number}.jsonl"
+        data = ("\n".join(lines) + "\n").encode() if lines else b""
+        op = {"__typename": "BulkOperation", "id": f"gid://shopify/BulkOperation/{number}",
+              "status": "CREATED", "errorCode": None, "objectCount": str(len(lines)),
+              "rootObjectCount": str(len(products)), "fileSize": str(len(data)), "url": None,
+              "partialDataUrl": None, "createdAt": "2026-12-05T00:00:00Z", "completedAt": None,
+              "query": query, "type": "QUERY",
+              "_done_at": time.monotonic() + delay / 1000.0, "_mode": mode,
+              "_url": f"http://{self.headers.get('Host')}/__mock/bulk/{name}"}
+        with STATE["lock"]:
+            STATE["bulk"][op["id"]] = op
+            STATE["bulk_files"][name] = data
+        return {"bulkOperation": op, "userErrors": []}
+
+    def graphql(self, version):
+        raw = self.read_raw()
+        with STATE["lock"]:
+            STATE["graphql"]["requests"] += 1
+            STATE["log"].append((round(time.monotonic() - STARTED, 3), "graphql"))
+            del STATE["log"][:-500]
+            mode = STATE["mode"]
+        if not self.token_valid(self.headers.get("X-Shopify-Access-Token")):
+            with STATE["lock"]:
+                STATE["graphql"]["unauthorized"] = STATE["graphql"].get("unauthorized", 0) + 1
+            return self.send_json(401, {"errors": "[API] Invalid API key or access token "
+                                                  "(unrecognized login or wrong password)"})
+        if self.misbehave():
+            return None
+        headers = {"X-Shopify-API-Version": version}
+        if mode == "raw":
+            return self.send_json(200, STATE.get("raw", b""), headers)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return self.send_json(400, {"errors": "Invalid JSON in request body"}, headers)
+        if mode == "graphql_error":
+            return self.send_json(200, {"errors": [{"message": "Internal error. Looks like "
+                                                               "something went wrong on our end.",
+                                                    "extensions": {"code": "INTERNAL_SERVER_ERROR"}}],
+                                        "data": None}, headers)
+        with STATE["lock"]:
+            self.refresh_bulk()
+            state = {"products": STATE["products"], "bulk": dict(STATE["bulk"]),
+                     "bulk_run": self.bulk_run}
+        answer = mock_graphql.execute(state, STATE["cost_bucket"], body)
+        cost = answer.get("extensions", {}).get("cost", {})
+        with STATE["lock"]:
+            g = STATE["graphql"]
+            g["max_requested"] = max(g["max_requested"], cost.get("requestedQueryCost") or 0)
+            g["queries"].append({"cost": cost.get("requestedQueryCost"),
+                                 "actual": cost.get("actualQueryCost"),
+                                 "available": cost.get("throttleStatus", {}).get("currentlyAvailable"),
+                                 "errors": [e.get("extensions", {}).get("code")
+                                            for e in answer.get("errors", [])],
+                                 "variables": body.get("variables") if isinstance(body, dict) else None})
+            del g["queries"][:-500]
+        if mode == "graphql_partial" and answer.get("data"):
+            answer["errors"] = [{"message": "Access denied for inventoryItem field.",
+                                 "extensions": {"code": "ACCESS_DENIED"}}]
+        data = json.dumps(answer).encode()
+        if mode in ("broken_json", "truncated_json"):
+            data = data[: len(data) // 2]
+        if mode == "invalid_json":
+            data = b"<html><body>Not JSON at all</body></html>"
+        return self.send_json(200, data, headers)
+
     def products(self, url, version, headers):
         query = parse_qs(url.query, keep_blank_values=True)
         try:
@@ -392,7 +605,9 @@ class Handler(BaseHTTPRequestHandler):
             products = STATE["products"]
             generation = STATE["generation"]
             mode = STATE["mode"]
-        page = products[offset:offset + limit]
+        # REST answers at most 100 variants a product (GraphQL has them all).
+        page = [dict(p, variants=p["variants"][:100]) if len(p["variants"]) > 100 else p
+                for p in products[offset:offset + limit]]
         base = f"http://{self.headers.get('Host')}/admin/api/{version}/products.json?limit={limit}"
         links = []
         if offset > 0:
@@ -419,10 +634,18 @@ def main():
     parser.add_argument("--products", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--token", default="shpat_mock_token")
+    parser.add_argument("--cost-bucket", type=float, default=1000.0,
+                        help="GraphQL: points the cost bucket holds")
+    parser.add_argument("--restore-rate", type=float, default=1000.0,
+                        help="GraphQL: points restored a second (Plus-like, so tests run fast)")
+    parser.add_argument("--client-id", default="", help="for the client-credentials grant")
+    parser.add_argument("--client-secret", default="")
     args = parser.parse_args()
     STATE["token"] = args.token
     STATE["products"] = make_catalog(args.products, args.seed)
     STATE["bucket"]["at"] = time.monotonic()
+    STATE["cost_bucket"] = mock_graphql.Bucket(args.cost_bucket, args.restore_rate)
+    STATE["client_id"], STATE["client_secret"] = args.client_id, args.client_secret
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
     print(f"READY port={server.server_address[1]}", flush=True)
