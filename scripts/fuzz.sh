@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Runs every libFuzzer harness (tests/fuzz/fuzz_*.c: the query parser, the
 # Link header parser, the Shopify-to-product mapping with the catalog built
-# from it, the config and Redis URL parsers) for SECONDS each (default 60),
+# from it, the config and Redis URL parsers, the GraphQL mapping of pages
+# and of bulk JSONL) for SECONDS each (default 60),
 # built with clang, AddressSanitizer and UndefinedBehaviorSanitizer.
 #
 #   scripts/fuzz.sh [SECONDS]
@@ -25,12 +26,14 @@ CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRETAIL_FUZ
 cmake --build build-fuzz -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
 
 failed=()
-for name in query link product config; do
+for name in query link product config graphql; do
     mkdir -p "build-fuzz/corpus/$name" "build-fuzz/crashes/$name"
     seeds=("tests/fuzz/corpus/$name" "tests/fuzz/regressions/$name")
     max_len=4096
     if [ "$name" = product ] || [ "$name" = config ]; then
         seeds+=(tests/fixtures/shopify/rest)
+        max_len=65536
+    elif [ "$name" = graphql ]; then
         max_len=65536
     fi
     echo "== fuzz_$name for ${seconds}s"
@@ -48,4 +51,4 @@ if [ ${#failed[@]} -gt 0 ]; then
     echo "fuzz: crashes in ${failed[*]}; inputs in build-fuzz/crashes/ (see the top of $0)" >&2
     exit 1
 fi
-echo "fuzz: no crash in $((4 * seconds)) s of fuzzing"
+echo "fuzz: no crash in $((5 * seconds)) s of fuzzing"

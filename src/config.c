@@ -47,6 +47,10 @@ const char *const config_keys[] = {"HOST",
                                    "MAX_CONNECTIONS_PER_CLIENT",
                                    "CLIENT_HEADER_TIMEOUT_MS",
                                    "CLIENT_IDLE_TIMEOUT_MS",
+                                   "SHOPIFY_API",
+                                   "SHOPIFY_CLIENT_ID",
+                                   "SHOPIFY_CLIENT_SECRET",
+                                   "SHOPIFY_BULK_THRESHOLD",
                                    NULL};
 
 static void __attribute__((format(printf, 3, 4)))
@@ -488,6 +492,7 @@ static const struct int_key int_keys[] = {
      1024},
     {"CLIENT_HEADER_TIMEOUT_MS", offsetof(struct config, header_timeout_ms), 100, 600000, 10000},
     {"CLIENT_IDLE_TIMEOUT_MS", offsetof(struct config, idle_timeout_ms), 1000, 3600000, 30000},
+    {"SHOPIFY_BULK_THRESHOLD", offsetof(struct config, bulk_threshold), 0, 100000000, 10000},
 };
 
 static int
@@ -564,6 +569,19 @@ config_set(struct config *cfg, const char *key, const char *value, const char *o
             free_secret(&cfg->shop_token);
             rc = empty ? RETAIL_OK : replace_string(&cfg->shop_token, value);
         }
+    } else if (strcmp(key, "SHOPIFY_CLIENT_ID") == 0 || strcmp(key, "SHOPIFY_CLIENT_SECRET") == 0) {
+        bool secret = key[15] == 'S';
+        char **slot = secret ? &cfg->shop_client_secret : &cfg->shop_client_id;
+
+        if (!empty && !printable_token(value, CONFIG_TOKEN_LEN_MAX, true)) {
+            snprintf(inner, sizeof(inner),
+                     "%s: must be printable ASCII without spaces, at most %d characters", key,
+                     CONFIG_TOKEN_LEN_MAX);
+            rc = RETAIL_ERR_INVALID;
+        } else {
+            free_secret(slot);
+            rc = empty ? RETAIL_OK : replace_string(slot, value);
+        }
     } else if (strcmp(key, "SHOPIFY_API_VERSION") == 0) {
         if (!empty && !valid_api_version(value)) {
             config_quote(value, shown, sizeof(shown));
@@ -576,6 +594,17 @@ config_set(struct config *cfg, const char *key, const char *value, const char *o
         }
     } else if (strcmp(key, "FALLBACK_PRODUCTS_FILE") == 0) {
         rc = replace_string(&cfg->fallback_file, empty ? DEFAULT_FALLBACK_FILE : value);
+    } else if (strcmp(key, "SHOPIFY_API") == 0) {
+        if (empty || strcmp(value, "graphql") == 0) {
+            cfg->shop_graphql = true;
+        } else if (strcmp(value, "rest") == 0) {
+            cfg->shop_graphql = false;
+        } else {
+            config_quote(value, shown, sizeof(shown));
+            snprintf(inner, sizeof(inner), "SHOPIFY_API: must be graphql or rest (got \"%s\")",
+                     shown);
+            rc = RETAIL_ERR_INVALID;
+        }
     } else if (strcmp(key, "LOG_FORMAT") == 0) {
         if (empty || strcmp(value, "text") == 0) {
             cfg->log_json = false;
@@ -622,6 +651,7 @@ config_init(struct config *cfg)
     }
     cfg->port = DEFAULT_PORT;
     cfg->log_level = LOG_INFO;
+    cfg->shop_graphql = true;
     for (size_t i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++) {
         *(long *)((char *)cfg + int_keys[i].offset) = int_keys[i].fallback;
     }
@@ -646,6 +676,8 @@ config_deinit(struct config *cfg)
     config_redis_target_deinit(&cfg->redis);
     free(cfg->shop_url);
     free_secret(&cfg->shop_token);
+    free_secret(&cfg->shop_client_id);
+    free_secret(&cfg->shop_client_secret);
     free(cfg->api_version);
     free(cfg->fallback_file);
     memset(cfg, 0, sizeof(*cfg));
@@ -855,12 +887,27 @@ config_finish(struct config *cfg, char *err, size_t errlen)
             return rc;
         }
     }
-    if (cfg->shop_url != NULL && cfg->shop_token == NULL) {
-        config_error(err, errlen, "SHOPIFY_ACCESS_TOKEN: required when SHOPIFY_SHOP_URL is set");
+    if ((cfg->shop_client_id == NULL) != (cfg->shop_client_secret == NULL)) {
+        config_error(err, errlen, "%s: required when %s is set",
+                     cfg->shop_client_id == NULL ? "SHOPIFY_CLIENT_ID" : "SHOPIFY_CLIENT_SECRET",
+                     cfg->shop_client_id == NULL ? "SHOPIFY_CLIENT_SECRET" : "SHOPIFY_CLIENT_ID");
         return RETAIL_ERR_INVALID;
     }
-    if (cfg->shop_url == NULL && cfg->shop_token != NULL) {
-        config_error(err, errlen, "SHOPIFY_SHOP_URL: required when SHOPIFY_ACCESS_TOKEN is set");
+    if (cfg->shop_token != NULL && cfg->shop_client_id != NULL) {
+        config_error(err, errlen,
+                     "SHOPIFY_ACCESS_TOKEN: set it or SHOPIFY_CLIENT_ID and SHOPIFY_CLIENT_SECRET, "
+                     "not both");
+        return RETAIL_ERR_INVALID;
+    }
+    if (cfg->shop_url != NULL && cfg->shop_token == NULL && cfg->shop_client_id == NULL) {
+        config_error(err, errlen,
+                     "SHOPIFY_ACCESS_TOKEN: required when SHOPIFY_SHOP_URL is set (or "
+                     "SHOPIFY_CLIENT_ID and SHOPIFY_CLIENT_SECRET)");
+        return RETAIL_ERR_INVALID;
+    }
+    if (cfg->shop_url == NULL && (cfg->shop_token != NULL || cfg->shop_client_id != NULL)) {
+        config_error(err, errlen, "SHOPIFY_SHOP_URL: required when %s is set",
+                     cfg->shop_token != NULL ? "SHOPIFY_ACCESS_TOKEN" : "SHOPIFY_CLIENT_ID");
         return RETAIL_ERR_INVALID;
     }
     if (cfg->cache_stale_s < cfg->cache_ttl_s) {
@@ -882,7 +929,7 @@ config_finish(struct config *cfg, char *err, size_t errlen)
 bool
 config_has_shopify(const struct config *cfg)
 {
-    return cfg->shop_url != NULL && cfg->shop_token != NULL;
+    return cfg->shop_url != NULL && (cfg->shop_token != NULL || cfg->shop_client_id != NULL);
 }
 
 unsigned
@@ -964,6 +1011,10 @@ config_restart_keys(const struct config *a, const struct config *b, char *out, s
         {"SHOPIFY_SHOP_URL", same_text(a->shop_url, b->shop_url)},
         {"SHOPIFY_ACCESS_TOKEN", same_text(a->shop_token, b->shop_token)},
         {"SHOPIFY_API_VERSION", same_text(a->api_version, b->api_version)},
+        {"SHOPIFY_API", a->shop_graphql == b->shop_graphql},
+        {"SHOPIFY_BULK_THRESHOLD", a->bulk_threshold == b->bulk_threshold},
+        {"SHOPIFY_CLIENT_ID", same_text(a->shop_client_id, b->shop_client_id)},
+        {"SHOPIFY_CLIENT_SECRET", same_text(a->shop_client_secret, b->shop_client_secret)},
         {"FALLBACK_PRODUCTS_FILE", same_text(a->fallback_file, b->fallback_file)},
         {"MAX_CONNECTIONS", a->max_connections == b->max_connections},
         {"MAX_CONNECTIONS_PER_CLIENT",

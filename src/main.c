@@ -342,7 +342,8 @@ log_settings(const struct config *cfg, const struct store *store)
              cfg->refresh_deadline_ms, cfg->max_retries, cfg->calls_per_second, cfg->backoff_max_s,
              cfg->shrink_guard_percent, cfg->drain_timeout_ms, log_level_name(cfg->log_level));
     if (config_has_shopify(cfg)) {
-        log_info("startup", "Shopify: %s, API version %s", cfg->shop_url, cfg->api_version);
+        log_info("startup", "Shopify: %s, %s Admin API version %s", cfg->shop_url,
+                 cfg->shop_graphql ? "GraphQL" : "REST", cfg->api_version);
     } else {
         log_warn("startup",
                  "Shopify is not configured (SHOPIFY_SHOP_URL and SHOPIFY_ACCESS_TOKEN unset): "
@@ -360,8 +361,12 @@ static struct shopify_settings
 shopify_settings_of(const struct config *cfg, struct metrics *metrics)
 {
     struct shopify_settings settings = {
+        .api = cfg->shop_graphql ? SHOPIFY_API_GRAPHQL : SHOPIFY_API_REST,
         .base_url = cfg->shop_url,
         .token = cfg->shop_token,
+        .client_id = cfg->shop_client_id,
+        .client_secret = cfg->shop_client_secret,
+        .bulk_threshold = (unsigned long)cfg->bulk_threshold,
         .api_version = cfg->api_version,
         .connect_timeout_ms = cfg->connect_timeout_ms,
         .timeout_ms = cfg->timeout_ms,

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Shopify REST Admin API client on libcurl: paging, pacing, retries. */
+/* Shopify Admin API client on libcurl: requests, pacing, retries, and
+ * the REST transport (products.json and its Link paging). The GraphQL
+ * transport is in shopify_graphql.c. */
 #include "retail/shopify.h"
+
+#include "shopify_internal.h"
 
 #include "retail/clock.h"
 #include "retail/link.h"
@@ -18,44 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define LINK_HEADER_MAX 8192
-#define URL_MAX 2048
-#define CURRENCY_MAX 8
-#define NOTE_MAX 256
 #define RETRY_BASE_MS 250
-
-struct shopify_client {
-    char *base_url;
-    char *api_version;
-    /* What a reload may change, read by the fetching thread: */
-    _Atomic long connect_timeout_ms;
-    _Atomic long timeout_ms;
-    _Atomic long max_retries;
-    _Atomic double drain_per_ms;
-    unsigned max_pages;
-    void (*observe)(void *arg, enum fetch_failure outcome, int64_t duration_ms);
-    void *observe_arg;
-    CURLM *multi;
-    CURL *easy;
-    struct curl_slist *headers; /* holds the token: wiped before it is freed */
-    atomic_bool cancelled;
-    char curl_error[CURL_ERROR_SIZE];
-    /* The last response: */
-    struct buf body;
-    char link[LINK_HEADER_MAX];
-    size_t link_len;
-    bool link_overflow;
-    char version_seen[32];
-    char deprecated[NOTE_MAX];
-    int64_t retry_after_ms;
-    /* Shopify's bucket, as last reported: */
-    int bucket_used;
-    int bucket_size; /* 0 until a response says */
-    int64_t bucket_seen_ms;
-    /* Once-per-refresh notes: */
-    bool version_noted;
-    bool deprecation_noted;
-};
 
 int64_t
 shopify_retry_after_ms(const char *value, size_t len)
@@ -105,6 +72,9 @@ on_body(char *data, size_t size, size_t count, void *arg)
     struct shopify_client *c = arg;
     size_t len = size * count;
 
+    if (c->sink != NULL) {
+        return c->sink(c->sink_arg, data, len) ? len : 0;
+    }
     if (buf_append(&c->body, data, len) != RETAIL_OK) {
         return 0; /* over the cap: libcurl stops with CURLE_WRITE_ERROR */
     }
@@ -195,27 +165,46 @@ free_headers(struct curl_slist *headers)
     curl_slist_free_all(headers);
 }
 
-static bool
-add_token_header(struct shopify_client *c, const char *token)
+/* The headers every request sends, after the token's when there is one. */
+static struct curl_slist *
+common_headers(struct curl_slist *list)
 {
-    size_t len = strlen("X-Shopify-Access-Token: ") + strlen(token) + 1;
+    struct curl_slist *more = curl_slist_append(list, "Accept: application/json");
+
+    if (more == NULL || curl_slist_append(more, "Content-Type: application/json") == NULL) {
+        free_headers(more != NULL ? more : list);
+        return NULL;
+    }
+    return more;
+}
+
+/* Sends token from now on (the old one is wiped). */
+static bool
+set_token(struct shopify_client *c, const char *token, size_t token_len)
+{
+    size_t len = strlen("X-Shopify-Access-Token: ") + token_len + 1;
     char *line = malloc(len);
+    struct curl_slist *list;
 
     if (line == NULL) {
         return false;
     }
-    snprintf(line, len, "X-Shopify-Access-Token: %s", token);
-    c->headers = curl_slist_append(NULL, line);
+    snprintf(line, len, "X-Shopify-Access-Token: %.*s", (int)token_len, token);
+    list = common_headers(curl_slist_append(NULL, line));
     explicit_bzero(line, len);
     free(line);
-    return c->headers != NULL;
+    if (list == NULL) {
+        return false;
+    }
+    free_headers(c->headers);
+    c->headers = list;
+    return true;
 }
 
 struct shopify_client *
 shopify_create(const struct shopify_settings *s)
 {
     struct shopify_client *c = calloc(1, sizeof(*c));
-    struct curl_slist *list;
     CURL *h;
 
     if (c == NULL) {
@@ -225,23 +214,31 @@ shopify_create(const struct shopify_settings *s)
     c->base_url = strdup(s->base_url);
     c->api_version = strdup(s->api_version);
     c->max_pages = s->max_pages;
+    c->api = s->api;
+    c->max_body_bytes = s->max_body_bytes;
+    c->bulk_threshold = s->bulk_threshold;
     c->observe = s->observe;
     c->observe_arg = s->observe_arg;
     shopify_set_limits(c, s);
     c->retry_after_ms = -1;
     c->multi = curl_multi_init();
     c->easy = curl_easy_init();
+    c->plain_headers = common_headers(NULL);
     if (c->base_url == NULL || c->api_version == NULL || c->multi == NULL || c->easy == NULL ||
-        !add_token_header(c, s->token)) {
+        c->plain_headers == NULL) {
         goto fail;
     }
-    list = curl_slist_append(c->headers, "Accept: application/json");
-    if (list == NULL) {
+    if (s->client_id != NULL && s->client_secret != NULL) {
+        c->client_id = strdup(s->client_id);
+        c->client_secret = strdup(s->client_secret);
+        if (c->client_id == NULL || c->client_secret == NULL) {
+            goto fail;
+        }
+    } else if (s->token == NULL || !set_token(c, s->token, strlen(s->token))) {
         goto fail;
     }
     h = c->easy;
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "retail-api/" RETAIL_VERSION);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -281,6 +278,12 @@ shopify_destroy(struct shopify_client *c)
         curl_multi_cleanup(c->multi);
     }
     free_headers(c->headers);
+    free_headers(c->plain_headers);
+    if (c->client_secret != NULL) {
+        explicit_bzero(c->client_secret, strlen(c->client_secret));
+    }
+    free(c->client_secret);
+    free(c->client_id);
     buf_deinit(&c->body);
     free(c->base_url);
     free(c->api_version);
@@ -294,9 +297,8 @@ shopify_cancel(struct shopify_client *c)
     curl_multi_wakeup(c->multi); /* thread-safe: ends a poll in progress */
 }
 
-/* Waits ms, or less if cancelled; false when cancelled. */
-static bool
-pause_for(struct shopify_client *c, int64_t ms)
+bool
+shopify_pause(struct shopify_client *c, int64_t ms)
 {
     int64_t until = clock_mono_ms() + ms;
 
@@ -374,11 +376,8 @@ needs_person(long status)
     return status == 401 || status == 402 || status == 403 || status == 404 || status == 423;
 }
 
-static int fail(struct fetch_report *report, enum fetch_failure failure, int rc, const char *fmt,
-                ...) __attribute__((format(printf, 4, 5)));
-
-static int
-fail(struct fetch_report *report, enum fetch_failure failure, int rc, const char *fmt, ...)
+int
+shopify_fail(struct fetch_report *report, enum fetch_failure failure, int rc, const char *fmt, ...)
 {
     va_list ap;
 
@@ -419,14 +418,14 @@ pace(struct shopify_client *c, int64_t deadline_ms, struct fetch_report *report)
         return RETAIL_OK;
     }
     if (clock_mono_ms() + wait >= deadline_ms) {
-        return fail(report, FETCH_TIMEOUT, RETAIL_ERR_TIMEOUT,
-                    "the refresh deadline leaves no time to wait for Shopify's call limit");
+        return shopify_fail(report, FETCH_TIMEOUT, RETAIL_ERR_TIMEOUT,
+                            "the refresh deadline leaves no time to wait for Shopify's call limit");
     }
     log_debug("shopify", "pacing: %d of %d calls in use, waiting %lld ms", c->bucket_used,
               c->bucket_size, (long long)wait);
     report->paced_ms += wait;
-    if (!pause_for(c, wait)) {
-        return fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED, "cancelled by shutdown");
+    if (!shopify_pause(c, wait)) {
+        return shopify_fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED, "cancelled by shutdown");
     }
     return RETAIL_OK;
 }
@@ -446,8 +445,10 @@ note_headers(struct shopify_client *c, const char *what)
     }
 }
 
-/* One GET, bounded by timeout_ms. RETAIL_OK only for a 200 whose body is
- * in c->body; otherwise the report says what class of failure it was. */
+#define METHOD(c) ((c)->post != NULL ? "POST" : "GET")
+
+/* One request, bounded by timeout_ms. RETAIL_OK only for a 200 whose body
+ * is in c->body; otherwise the report says what class of failure it was. */
 static int
 get_once_unobserved(struct shopify_client *c, const char *url, const char *what, int64_t timeout_ms,
                     struct fetch_report *report)
@@ -464,6 +465,13 @@ get_once_unobserved(struct shopify_client *c, const char *url, const char *what,
     c->curl_error[0] = '\0';
     c->retry_after_ms = -1;
     curl_easy_setopt(c->easy, CURLOPT_URL, url);
+    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->use_plain ? c->plain_headers : c->headers);
+    if (c->post != NULL) {
+        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->post);
+        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->post_len);
+    } else {
+        curl_easy_setopt(c->easy, CURLOPT_HTTPGET, 1L);
+    }
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)(atomic_load(&c->connect_timeout_ms) < timeout_ms
@@ -475,51 +483,62 @@ get_once_unobserved(struct shopify_client *c, const char *url, const char *what,
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
     report->http_status = (int)status;
     if (code == CURLE_ABORTED_BY_CALLBACK || atomic_load(&c->cancelled)) {
-        return fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED, "cancelled by shutdown");
+        return shopify_fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED, "cancelled by shutdown");
     }
     if (code == CURLE_OPERATION_TIMEDOUT) {
         log_warn("shopify",
-                 "Shopify API TIMEOUT: GET %s after %lld ms (connect limit %ld ms, limit for "
+                 "Shopify API TIMEOUT: %s %s after %lld ms (connect limit %ld ms, limit for "
                  "this request %lld ms): %s",
-                 what, (long long)took, atomic_load(&c->connect_timeout_ms), (long long)timeout_ms,
-                 c->curl_error);
-        return fail(report, FETCH_TIMEOUT, RETAIL_ERR_TIMEOUT, "timeout after %lld ms on %s",
-                    (long long)took, what);
+                 METHOD(c), what, (long long)took, atomic_load(&c->connect_timeout_ms),
+                 (long long)timeout_ms, c->curl_error);
+        return shopify_fail(report, FETCH_TIMEOUT, RETAIL_ERR_TIMEOUT,
+                            "timeout after %lld ms on %s", (long long)took, what);
+    }
+    if (code == CURLE_WRITE_ERROR && c->sink != NULL) {
+        return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE,
+                            "%s: refused while reading it", what);
     }
     if (code == CURLE_WRITE_ERROR || code == CURLE_FILESIZE_EXCEEDED) {
-        log_warn("shopify", "GET %s: body larger than %zu bytes, refused after %lld ms", what,
-                 c->body.max, (long long)took);
-        return fail(report, FETCH_BAD_DATA, RETAIL_ERR_LIMIT,
-                    "response to %s larger than %zu bytes", what, c->body.max);
+        log_warn("shopify", "%s %s: body larger than %zu bytes, refused after %lld ms", METHOD(c),
+                 what, c->body.max, (long long)took);
+        return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_LIMIT,
+                            "response to %s larger than %zu bytes", what, c->body.max);
     }
     if (code != CURLE_OK) {
         const char *why = c->curl_error[0] != '\0' ? c->curl_error : curl_easy_strerror(code);
 
-        log_warn("shopify", "GET %s failed after %lld ms: %s", what, (long long)took, why);
-        return fail(report, FETCH_NETWORK, RETAIL_ERR_IO, "network error on %s: %.160s", what, why);
+        log_warn("shopify", "%s %s failed after %lld ms: %s", METHOD(c), what, (long long)took,
+                 why);
+        return shopify_fail(report, FETCH_NETWORK, RETAIL_ERR_IO, "network error on %s: %.160s",
+                            what, why);
     }
     note_headers(c, what);
     if (status == 200) {
-        log_info("shopify", "GET %s: HTTP 200, %zu bytes in %lld ms", what, c->body.len,
-                 (long long)took);
+        curl_off_t size = 0;
+
+        curl_easy_getinfo(c->easy, CURLINFO_SIZE_DOWNLOAD_T, &size);
+        log_info("shopify", "%s %s: HTTP 200, %lld bytes in %lld ms", METHOD(c), what,
+                 (long long)size, (long long)took);
         return RETAIL_OK;
     }
     /* Checked before any parsing: error bodies are often HTML. */
-    log_warn("shopify", "GET %s: HTTP %ld (%s) after %lld ms", what, status, status_meaning(status),
-             (long long)took);
+    log_warn("shopify", "%s %s: HTTP %ld (%s) after %lld ms", METHOD(c), what, status,
+             status_meaning(status), (long long)took);
     if (status == 429) {
         /* The retry waits Retry-After; the bucket estimate stays what the
          * headers said, so pacing and Retry-After do not add up. */
-        return fail(report, FETCH_RATE_LIMITED, RETAIL_ERR_UPSTREAM, "HTTP 429 on %s: %s", what,
-                    status_meaning(status));
+        return shopify_fail(report, FETCH_RATE_LIMITED, RETAIL_ERR_UPSTREAM, "HTTP 429 on %s: %s",
+                            what, status_meaning(status));
     }
     if (needs_person(status)) {
         report->needs_person = true;
-        return fail(report, FETCH_REFUSED, RETAIL_ERR_UPSTREAM,
-                    "HTTP %ld on %s: %s (needs a person)", status, what, status_meaning(status));
+        return shopify_fail(report, FETCH_REFUSED, RETAIL_ERR_UPSTREAM,
+                            "HTTP %ld on %s: %s (needs a person)", status, what,
+                            status_meaning(status));
     }
-    return fail(report, status >= 500 ? FETCH_SERVER_ERROR : FETCH_HTTP_ERROR, RETAIL_ERR_UPSTREAM,
-                "HTTP %ld on %s: %s", status, what, status_meaning(status));
+    return shopify_fail(report, status >= 500 ? FETCH_SERVER_ERROR : FETCH_HTTP_ERROR,
+                        RETAIL_ERR_UPSTREAM, "HTTP %ld on %s: %s", status, what,
+                        status_meaning(status));
 }
 
 /* get_once_unobserved, told to the observer. */
@@ -544,17 +563,22 @@ retryable(enum fetch_failure failure)
            failure == FETCH_RATE_LIMITED;
 }
 
-/* One GET with pacing and bounded retries, inside deadline_ms. */
+static int renew_token(struct shopify_client *c, int64_t deadline_ms, struct fetch_report *report);
+
+/* One request with pacing and bounded retries, inside deadline_ms. */
 static int
-get(struct shopify_client *c, const char *url, const char *what, int64_t deadline_ms,
-    struct fetch_report *report)
+call(struct shopify_client *c, const char *url, const char *what, int64_t deadline_ms,
+     struct fetch_report *report)
 {
+    bool renewed = false;
+
     for (unsigned attempt = 0;; attempt++) {
         int64_t left, pause;
         int rc;
 
         if (atomic_load(&c->cancelled)) {
-            return fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED, "cancelled by shutdown");
+            return shopify_fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED,
+                                "cancelled by shutdown");
         }
         rc = pace(c, deadline_ms, report);
         if (rc != RETAIL_OK) {
@@ -562,13 +586,27 @@ get(struct shopify_client *c, const char *url, const char *what, int64_t deadlin
         }
         left = deadline_ms - clock_mono_ms();
         if (left <= 0) {
-            return fail(report, FETCH_TIMEOUT, RETAIL_ERR_TIMEOUT,
-                        "the refresh deadline passed before %s", what);
+            return shopify_fail(report, FETCH_TIMEOUT, RETAIL_ERR_TIMEOUT,
+                                "the refresh deadline passed before %s", what);
         }
         report->failure = FETCH_OK;
         rc = get_once(c, url, what,
                       left < atomic_load(&c->timeout_ms) ? left : atomic_load(&c->timeout_ms),
                       report);
+        if (rc != RETAIL_OK && report->http_status == 401 && c->client_id != NULL &&
+            !c->use_plain && !renewed) {
+            /* A token from the grant was refused before its time: get
+             * another, once, and ask again. */
+            log_warn("shopify", "%s: the access token was refused; asking for a new one", what);
+            renewed = true;
+            report->needs_person = false;
+            rc = renew_token(c, deadline_ms, report);
+            if (rc != RETAIL_OK) {
+                return rc;
+            }
+            attempt--;
+            continue;
+        }
         if (rc == RETAIL_OK || !retryable(report->failure) ||
             attempt >= (unsigned)atomic_load(&c->max_retries)) {
             return rc;
@@ -584,13 +622,152 @@ get(struct shopify_client *c, const char *url, const char *what, int64_t deadlin
         if (clock_mono_ms() + pause >= deadline_ms) {
             return rc; /* no time left to try again */
         }
-        log_info("shopify", "retrying GET %s in %lld ms (retry %u of %u)", what, (long long)pause,
-                 attempt + 1, (unsigned)atomic_load(&c->max_retries));
+        log_info("shopify", "retrying %s %s in %lld ms (retry %u of %u)", METHOD(c), what,
+                 (long long)pause, attempt + 1, (unsigned)atomic_load(&c->max_retries));
         report->retries++;
-        if (!pause_for(c, pause)) {
-            return fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED, "cancelled by shutdown");
+        if (!shopify_pause(c, pause)) {
+            return shopify_fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED,
+                                "cancelled by shutdown");
         }
     }
+}
+
+int
+shopify_call(struct shopify_client *c, const char *url, const char *post, size_t post_len,
+             const char *what, int64_t deadline_ms, struct fetch_report *report)
+{
+    int rc;
+
+    c->post = post;
+    c->post_len = post_len;
+    rc = call(c, url, what, deadline_ms, report);
+    c->post = NULL;
+    c->post_len = 0;
+    return rc;
+}
+
+static int
+get(struct shopify_client *c, const char *url, const char *what, int64_t deadline_ms,
+    struct fetch_report *report)
+{
+    return shopify_call(c, url, NULL, 0, what, deadline_ms, report);
+}
+
+int
+shopify_download(struct shopify_client *c, const char *url,
+                 bool (*sink)(void *arg, const char *data, size_t len), void *arg, size_t max_bytes,
+                 const char *what, int64_t deadline_ms, struct fetch_report *report)
+{
+    int rc;
+
+    c->use_plain = true; /* the token is for Shopify, not for where the file is */
+    c->sink = sink;
+    c->sink_arg = arg;
+    curl_easy_setopt(c->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_bytes);
+    rc = shopify_call(c, url, NULL, 0, what, deadline_ms, report);
+    curl_easy_setopt(c->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body_bytes);
+    c->sink = NULL;
+    c->sink_arg = NULL;
+    c->use_plain = false;
+    return rc;
+}
+
+/* Asks for an access token with the client-credentials grant (POST
+ * /admin/oauth/access_token with the client id and secret) and sends it
+ * from then on. The token lives in the request headers only; it and the
+ * answer that held it are wiped once read, and never logged. */
+static int
+renew_token(struct shopify_client *c, int64_t deadline_ms, struct fetch_report *report)
+{
+    char url[URL_MAX];
+    json_t *request = json_pack("{s:s, s:s, s:s}", "client_id", c->client_id, "client_secret",
+                                c->client_secret, "grant_type", "client_credentials");
+    char *text = request != NULL ? json_dumps(request, JSON_COMPACT) : NULL;
+    json_t *root = NULL;
+    const json_t *token;
+    const json_t *expires;
+    int64_t lifetime_ms, margin_ms;
+    int rc;
+
+    if (request != NULL) {
+        /* jansson copied the secret into request: wipe that copy too. */
+        const char *copy = json_string_value(json_object_get(request, "client_secret"));
+
+        explicit_bzero((char *)(uintptr_t)copy, strlen(copy));
+    }
+    json_decref(request);
+    if (text == NULL) {
+        return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_NOMEM, "out of memory");
+    }
+    snprintf(url, sizeof(url), "%s/admin/oauth/access_token", c->base_url);
+    c->use_plain = true;
+    rc = shopify_call(c, url, text, strlen(text), "access token", deadline_ms, report);
+    c->use_plain = false;
+    explicit_bzero(text, strlen(text));
+    free(text);
+    if (rc != RETAIL_OK) {
+        if (report->http_status == 400 || report->http_status == 401 ||
+            report->http_status == 403) {
+            report->needs_person = true;
+            return shopify_fail(report, FETCH_REFUSED, rc,
+                                "HTTP %d on the access token: the client credentials were "
+                                "refused (needs a person: check SHOPIFY_CLIENT_ID and "
+                                "SHOPIFY_CLIENT_SECRET, and that the app is installed)",
+                                report->http_status);
+        }
+        return rc;
+    }
+    root = json_loadb(c->body.data != NULL ? c->body.data : "", c->body.len, 0, NULL);
+    if (c->body.data != NULL) {
+        explicit_bzero(c->body.data, c->body.len);
+    }
+    token = json_object_get(root, "access_token");
+    expires = json_object_get(root, "expires_in");
+    if (!json_is_string(token) || json_string_length(token) == 0 ||
+        json_string_length(token) > 4096 ||
+        strspn(json_string_value(token), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                         "0123456789-_.~+/=") != json_string_length(token)) {
+        json_decref(root);
+        return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE,
+                            "the access token answer holds no usable access_token");
+    }
+    if (!set_token(c, json_string_value(token), json_string_length(token))) {
+        explicit_bzero((char *)(uintptr_t)json_string_value(token), json_string_length(token));
+        json_decref(root);
+        return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_NOMEM, "out of memory");
+    }
+    explicit_bzero((char *)(uintptr_t)json_string_value(token), json_string_length(token));
+    /* Renewed a tenth of its life before it ends (at least a minute, at
+     * most half of it); without expires_in, only when refused. */
+    lifetime_ms = json_is_integer(expires) && json_integer_value(expires) > 0
+                      ? (int64_t)json_integer_value(expires) * 1000
+                      : INT64_MAX / 4;
+    margin_ms = lifetime_ms / 10 > 60000 ? lifetime_ms / 10 : 60000;
+    if (margin_ms > lifetime_ms / 2) {
+        margin_ms = lifetime_ms / 2;
+    }
+    c->token_renew_at_ms = clock_mono_ms() + lifetime_ms - margin_ms;
+    if (json_is_integer(expires)) {
+        log_info("shopify",
+                 "obtained an access token (client-credentials grant), valid for %lld s; "
+                 "renewing it in %lld s",
+                 (long long)(lifetime_ms / 1000), (long long)((lifetime_ms - margin_ms) / 1000));
+    } else {
+        log_info("shopify", "obtained an access token (client-credentials grant), no expiry given");
+    }
+    json_decref(root);
+    return RETAIL_OK;
+}
+
+/* A token from the grant when there is none yet or it is due for renewal. */
+static int
+ensure_token(struct shopify_client *c, int64_t deadline_ms, struct fetch_report *report)
+{
+    if (c->client_id == NULL ||
+        (c->token_renew_at_ms != 0 && clock_mono_ms() < c->token_renew_at_ms)) {
+        return RETAIL_OK;
+    }
+    return renew_token(c, deadline_ms, report);
 }
 
 /* The shop's currency from shop.json ("" when unknown). A refusal that is
@@ -645,13 +822,14 @@ add_page(struct shopify_client *c, struct catalog_builder *builder, const char *
     int rc = RETAIL_OK;
 
     if (root == NULL) {
-        rc = fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE,
-                  "page %u: invalid JSON at line %d column %d: %s", page, error.line, error.column,
-                  error.text);
+        rc = shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE,
+                          "page %u: invalid JSON at line %d column %d: %s", page, error.line,
+                          error.column, error.text);
         goto out;
     }
     if (!json_is_array(products)) {
-        rc = fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE, "page %u: no \"products\" array", page);
+        rc = shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE,
+                          "page %u: no \"products\" array", page);
         goto out;
     }
     json_array_foreach(products, i, product)
@@ -661,7 +839,8 @@ add_page(struct shopify_client *c, struct catalog_builder *builder, const char *
             report->skipped++;
             rc = RETAIL_OK;
         } else if (rc != RETAIL_OK) {
-            rc = fail(report, FETCH_BAD_DATA, rc, "page %u: %s", page, retail_status_str(rc));
+            rc = shopify_fail(report, FETCH_BAD_DATA, rc, "page %u: %s", page,
+                              retail_status_str(rc));
             goto out;
         }
     }
@@ -693,27 +872,27 @@ next_page(struct shopify_client *c, unsigned page, uint64_t *seen, char *url, si
     int rc;
 
     if (c->link_overflow) {
-        return fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE, "page %u: Link header too long",
-                    page);
+        return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE,
+                            "page %u: Link header too long", page);
     }
     rc = link_next_page_info(c->link, c->link_len, page_info, sizeof(page_info));
     if (rc == RETAIL_ERR_NOT_FOUND) {
         return rc;
     }
     if (rc != RETAIL_OK) {
-        return fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE,
-                    "page %u: malformed Link header or page_info", page);
+        return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE,
+                            "page %u: malformed Link header or page_info", page);
     }
     seen[page - 1] = cursor_hash(page_info);
     for (unsigned i = 0; i + 1 < page; i++) {
         if (seen[i] == seen[page - 1]) {
-            return fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE,
-                        "page %u: the Link header leads back to a page already read", page);
+            return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE,
+                                "page %u: the Link header leads back to a page already read", page);
         }
     }
     if (page >= c->max_pages) {
-        return fail(report, FETCH_BAD_DATA, RETAIL_ERR_LIMIT,
-                    "more than %u pages (SHOPIFY_MAX_PAGES)", c->max_pages);
+        return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_LIMIT,
+                            "more than %u pages (SHOPIFY_MAX_PAGES)", c->max_pages);
     }
     /* Shopify refuses other parameters beside page_info, limit aside. */
     snprintf(url, cap, "%s/admin/api/%s/products.json?limit=%d&page_info=%s", c->base_url,
@@ -721,9 +900,10 @@ next_page(struct shopify_client *c, unsigned page, uint64_t *seen, char *url, si
     return RETAIL_OK;
 }
 
-int
-shopify_fetch_catalog(struct shopify_client *c, struct catalog_builder *builder,
-                      int64_t deadline_ms, struct fetch_report *report)
+/* The REST transport: products.json, page after page. */
+static int
+rest_fetch(struct shopify_client *c, struct catalog_builder *builder, int64_t deadline_ms,
+           struct fetch_report *report)
 {
     char url[URL_MAX];
     char what[64];
@@ -731,12 +911,9 @@ shopify_fetch_catalog(struct shopify_client *c, struct catalog_builder *builder,
     uint64_t *seen = NULL;
     int rc;
 
-    memset(report, 0, sizeof(*report));
-    c->version_noted = false;
-    c->deprecation_noted = false;
     seen = calloc(c->max_pages, sizeof(*seen));
     if (seen == NULL) {
-        return fail(report, FETCH_BAD_DATA, RETAIL_ERR_NOMEM, "out of memory");
+        return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_NOMEM, "out of memory");
     }
     rc = fetch_currency(c, currency, deadline_ms, report);
     snprintf(url, sizeof(url), "%s/admin/api/%s/products.json?limit=%d", c->base_url,
@@ -756,8 +933,25 @@ shopify_fetch_catalog(struct shopify_client *c, struct catalog_builder *builder,
         }
     }
     free(seen);
-    /* The last page's buffer (up to max_body_bytes after a hostile answer)
-     * is not kept between refreshes. */
+    return rc;
+}
+
+int
+shopify_fetch_catalog(struct shopify_client *c, struct catalog_builder *builder,
+                      int64_t deadline_ms, struct fetch_report *report)
+{
+    int rc;
+
+    memset(report, 0, sizeof(*report));
+    c->version_noted = false;
+    c->deprecation_noted = false;
+    rc = ensure_token(c, deadline_ms, report);
+    if (rc == RETAIL_OK) {
+        rc = c->api == SHOPIFY_API_GRAPHQL ? shopify_graphql_fetch(c, builder, deadline_ms, report)
+                                           : rest_fetch(c, builder, deadline_ms, report);
+    }
+    /* The last answer's buffer (up to max_body_bytes after a hostile
+     * answer) is not kept between refreshes. */
     buf_deinit(&c->body);
     if (rc == RETAIL_OK) {
         report->failure = FETCH_OK;

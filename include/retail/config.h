@@ -48,9 +48,13 @@ struct config {
     char *api_keys_setting; /* secret: the raw API_KEYS text, or NULL */
     char *api_key_setting;  /* secret: the raw API_KEY text, or NULL */
     struct redis_target redis;
-    char *shop_url;    /* normalised base URL without trailing '/', or NULL */
-    char *shop_token;  /* secret, or NULL */
-    char *api_version; /* "2026-10" */
+    char *shop_url;           /* normalised base URL without trailing '/', or NULL */
+    char *shop_token;         /* secret, or NULL */
+    char *shop_client_id;     /* for the client-credentials grant, or NULL */
+    char *shop_client_secret; /* secret, or NULL */
+    char *api_version;        /* "2026-10" */
+    bool shop_graphql;        /* SHOPIFY_API=graphql (the default) or rest */
+    long bulk_threshold;      /* GraphQL: more products than this are read in bulk; 0: never */
     long connect_timeout_ms;
     long timeout_ms;
     long products_deadline_ms;

@@ -32,9 +32,23 @@
 #define SHOPIFY_PAGE_LIMIT 250
 #define SHOPIFY_RETRY_AFTER_MAX_MS 30000
 
+/* How the catalog is read: the GraphQL Admin API (products connection,
+ * bulk operations for large stores) or the legacy REST Admin API. */
+enum shopify_api {
+    SHOPIFY_API_REST = 0,
+    SHOPIFY_API_GRAPHQL,
+};
+
 struct shopify_settings {
-    const char *base_url;    /* "https://mystore.myshopify.com" (no trailing '/') */
-    const char *token;       /* secret */
+    enum shopify_api api;
+    const char *base_url; /* "https://mystore.myshopify.com" (no trailing '/') */
+    const char *token;    /* secret; NULL with client credentials */
+    /* The client-credentials grant instead of a fixed token: both or none. */
+    const char *client_id;
+    const char *client_secret; /* secret */
+    /* GraphQL: a store with more products than this is read with a bulk
+     * operation instead of paging; 0: never. */
+    unsigned long bulk_threshold;
     const char *api_version; /* "2026-10" */
     long connect_timeout_ms;
     long timeout_ms;

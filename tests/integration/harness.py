@@ -112,9 +112,10 @@ class Redis(Process):
 
 
 class MockShopify(Process):
-    def __init__(self, products=100, token=TOKEN, seed=1):
+    def __init__(self, products=100, token=TOKEN, seed=1, client_id="", client_secret=""):
         popen = subprocess.Popen([sys.executable, MOCK, "--port", "0", "--products",
-                                  str(products), "--token", token, "--seed", str(seed)],
+                                  str(products), "--token", token, "--seed", str(seed),
+                                  "--client-id", client_id, "--client-secret", client_secret],
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         super().__init__(popen)
         ready, _, _ = select.select([popen.stdout], [], [], 15)
@@ -143,8 +144,19 @@ class MockShopify(Process):
     def reset(self):
         self._call("POST", "/__mock/reset", {})
 
-    def set_catalog(self, products, seed=1):
-        self._call("POST", "/__mock/catalog", {"products": products, "seed": seed})
+    def set_catalog(self, products, seed=1, many_variants=0):
+        self._call("POST", "/__mock/catalog", {"products": products, "seed": seed,
+                                               "many_variants": many_variants})
+
+    def set_graphql(self, maximum=1000, restore=1000, max_cost=1000):
+        self._call("POST", "/__mock/graphql", {"maximum": maximum, "restore": restore,
+                                               "max_cost": max_cost})
+
+    def set_tokens(self, **settings):
+        self._call("POST", "/__mock/tokens", settings)
+
+    def set_bulk(self, **settings):
+        self._call("POST", "/__mock/bulk", settings)
 
     def stats(self):
         return self._call("GET", "/__mock/stats")
@@ -297,6 +309,10 @@ class Load:
 
 
 def shopify_env(mock, **extra):
-    env = {"SHOPIFY_SHOP_URL": mock.url, "SHOPIFY_ACCESS_TOKEN": TOKEN}
+    """The settings that point a server at mock. REST unless extra says
+    otherwise: the contract, fault and fleet suites count and break the
+    REST side's calls; test_graphql.py covers the GraphQL transport (the
+    default) against the same catalog."""
+    env = {"SHOPIFY_SHOP_URL": mock.url, "SHOPIFY_ACCESS_TOKEN": TOKEN, "SHOPIFY_API": "rest"}
     env.update({k: str(v) for k, v in extra.items()})
     return env

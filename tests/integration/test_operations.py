@@ -466,7 +466,19 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(server.request("POST", "/v1/products", {"X-API-Key": API_KEY}).status,
                          405)
         sent[("products", "405")] += 1
-        text = server.request("GET", "/metrics").body.decode()
+
+        def counted():
+            """The metrics once every answer sent is counted (an answer is
+            counted when libmicrohttpd reports it complete, which can come
+            just after the client has read it)."""
+            text = server.request("GET", "/metrics").body.decode()
+            after, _ = parse_metrics(text)
+            done = all(metric(after, "retail_http_requests_total", route=r, status=s)
+                       - metric(before, "retail_http_requests_total", route=r, status=s) >= n
+                       for (r, s), n in sent.items())
+            return text if done else None
+
+        text = wait_until(counted, 5, "every answer to be counted")
         after, types = parse_metrics(text)
 
         for (route, status), count in sent.items():

@@ -387,9 +387,21 @@ static void
 cross_checks(void **state)
 {
     static const struct {
-        const char *const settings[6];
+        const char *const settings[8];
         const char *expect; /* NULL: accepted */
     } cases[] = {
+        {{"SHOPIFY_SHOP_URL", "s.myshopify.com", "SHOPIFY_CLIENT_ID", "id", "SHOPIFY_CLIENT_SECRET",
+          "sec", NULL},
+         NULL},
+        {{"SHOPIFY_SHOP_URL", "s.myshopify.com", "SHOPIFY_CLIENT_ID", "id", NULL},
+         "SHOPIFY_CLIENT_SECRET: required when SHOPIFY_CLIENT_ID"},
+        {{"SHOPIFY_SHOP_URL", "s.myshopify.com", "SHOPIFY_CLIENT_SECRET", "sec", NULL},
+         "SHOPIFY_CLIENT_ID: required when SHOPIFY_CLIENT_SECRET"},
+        {{"SHOPIFY_ACCESS_TOKEN", "tok", "SHOPIFY_CLIENT_ID", "id", "SHOPIFY_CLIENT_SECRET", "sec",
+          NULL},
+         "not both"},
+        {{"SHOPIFY_CLIENT_ID", "id", "SHOPIFY_CLIENT_SECRET", "sec", NULL},
+         "SHOPIFY_SHOP_URL: required when SHOPIFY_CLIENT_ID"},
         {{"SHOPIFY_SHOP_URL", "s.myshopify.com", NULL}, "SHOPIFY_ACCESS_TOKEN: required"},
         {{"SHOPIFY_ACCESS_TOKEN", "tok", NULL}, "SHOPIFY_SHOP_URL: required"},
         {{"SHOPIFY_SHOP_URL", "s.myshopify.com", "SHOPIFY_ACCESS_TOKEN", "tok", NULL}, NULL},
