@@ -83,6 +83,22 @@ if $start; then
     pids+=($!)
     host=http://127.0.0.1:$port
     wait_for "$host/health"
+    # The figures are for the server in service: wait (up to 120 s) for the
+    # first catalog from the mock, which GraphQL paces by query cost. Cold
+    # starts are the integration tests' business.
+    python3 - "$host/health" <<'PY' || { echo "loadtest: no catalog from the mock" >&2; exit 1; }
+import json, sys, time, urllib.request
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline:
+    try:
+        health = json.load(urllib.request.urlopen(sys.argv[1], timeout=2))
+        if health["components"]["cache"]["products"] >= 1000:
+            sys.exit(0)
+    except (OSError, ValueError, KeyError):
+        pass
+    time.sleep(0.2)
+sys.exit(1)
+PY
 fi
 
 if [ -z "${RETAIL_API_KEY:-}" ]; then

@@ -868,7 +868,16 @@ bulk_fetch(struct shopify_client *c, struct catalog_builder *builder, const char
     return rc;
 }
 
-/* True when the store has more products than the bulk threshold. */
+/* What reading one product by pages actually costs, about: the product,
+ * its featured media's three objects, its variants connection and a
+ * variant and its inventory item for each of a few variants (the mock,
+ * which counts as Shopify documents, measures 12 to 13). */
+#define POINTS_PER_PRODUCT 12.0
+
+/* True when the store has more products than the bulk threshold, or when
+ * paging through them at the bucket's restore rate would take more than
+ * half the time the refresh has left (on a Standard plan, 100 points a
+ * second, that is a few hundred products a minute). */
 static int
 wants_bulk(struct shopify_client *c, bool *bulk, int64_t deadline_ms, struct fetch_report *report)
 {
@@ -899,6 +908,22 @@ wants_bulk(struct shopify_client *c, bool *bulk, int64_t deadline_ms, struct fet
         json_is_integer(count) && ((unsigned long)json_integer_value(count) > c->bulk_threshold ||
                                    (precision != NULL && strcmp(precision, "AT_LEAST") == 0 &&
                                     (unsigned long)json_integer_value(count) >= c->bulk_threshold));
+    if (!*bulk && json_is_integer(count) && c->cost_known) {
+        double paging_ms =
+            (double)json_integer_value(count) * POINTS_PER_PRODUCT * 1000.0 / c->cost_restore;
+        double left_ms = (double)(deadline_ms - clock_mono_ms());
+
+        if (paging_ms > left_ms / 2) {
+            log_info("shopify",
+                     "%lld products would take about %.0f s to page through at %.0f points a "
+                     "second, more than half the refresh deadline: reading them with a bulk "
+                     "operation",
+                     (long long)json_integer_value(count), paging_ms / 1000.0, c->cost_restore);
+            *bulk = true;
+        }
+        json_decref(data);
+        return RETAIL_OK;
+    }
     if (*bulk) {
         log_info("shopify",
                  "%lld%s products, more than SHOPIFY_BULK_THRESHOLD (%lu): reading "

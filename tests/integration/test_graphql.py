@@ -247,6 +247,18 @@ class BulkTest(unittest.TestCase):
         self.assertEqual(catalog_size(server), 120)
         self.mock.set_bulk(mode="ok")
 
+    def test_a_slow_bucket_turns_a_small_store_to_bulk(self):
+        # 120 products (far below the threshold) at 10 points a second
+        # would take minutes to page through: a bulk operation instead.
+        self.mock.set_graphql(maximum=1000, restore=10)
+        server = RetailApi(shopify_env(self.mock, SHOPIFY_API="graphql",
+                                       SHOPIFY_REFRESH_DEADLINE_MS="20000"))
+        self.addCleanup(server.stop)
+        wait_until(lambda: catalog_size(server) == 120, 15, "the catalog in bulk")
+        self.assertIn("120 products would take about 144 s to page through at 10 points a second",
+                      server.log_text())
+        self.assertEqual(self.mock.stats()["graphql"]["bulk_operations"], 1)
+
     def test_a_bulk_operation_that_never_ends_is_bounded_by_the_deadline(self):
         self.mock.set_bulk(mode="hang")
         started = time.monotonic()
