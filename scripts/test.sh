@@ -7,7 +7,7 @@
 # runs a second time built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (a sanitizer report in a server log fails the test that started it).
 # The gcc build's integration tests also run under valgrind's memcheck.
-# Then each libFuzzer harness runs for FUZZ_SECONDS (default 15), and the
+# Then each libFuzzer harness runs for FUZZ_SECONDS (default 10), and the
 # soak test for SOAK_MINUTES (default 1).
 # Exits non-zero on any failure.
 set -euo pipefail
@@ -35,7 +35,7 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRETAIL_WERROR=ON -DRETAIL_SA
 cmake --build build-asan -j "$jobs"
 ctest --test-dir build-asan --output-on-failure
 
-echo "== fuzzing (${FUZZ_SECONDS:=15} s for each harness)"
+echo "== fuzzing (${FUZZ_SECONDS:=10} s for each harness)"
 scripts/fuzz.sh "$FUZZ_SECONDS"
 
 echo "== soak (${SOAK_MINUTES:=1} min of load with faults)"
