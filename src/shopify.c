@@ -849,18 +849,30 @@ out:
     return rc;
 }
 
-/* FNV-1a of a page_info, to notice a Link that leads back to a page
- * already read (which would otherwise walk Shopify up to max_pages). */
-static uint64_t
-cursor_hash(const char *page_info)
+int
+shopify_next_cursor(const struct shopify_client *c, uint64_t *seen, unsigned page,
+                    const char *cursor, const char *via, struct fetch_report *report)
 {
+    /* FNV-1a of the cursor: a cursor that leads back to a page already
+     * read would otherwise walk Shopify up to max_pages. */
     uint64_t h = 14695981039346656037ULL;
 
-    for (const char *p = page_info; *p != '\0'; p++) {
+    for (const char *p = cursor; *p != '\0'; p++) {
         h ^= (unsigned char)*p;
         h *= 1099511628211ULL;
     }
-    return h;
+    seen[page - 1] = h;
+    for (unsigned i = 0; i + 1 < page; i++) {
+        if (seen[i] == h) {
+            return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE,
+                                "page %u: %s leads back to a page already read", page, via);
+        }
+    }
+    if (page >= c->max_pages) {
+        return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_LIMIT,
+                            "more than %u pages (SHOPIFY_MAX_PAGES)", c->max_pages);
+    }
+    return RETAIL_OK;
 }
 
 /* The next page's URL into url, or RETAIL_ERR_NOT_FOUND after the last. */
@@ -883,16 +895,9 @@ next_page(struct shopify_client *c, unsigned page, uint64_t *seen, char *url, si
         return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE,
                             "page %u: malformed Link header or page_info", page);
     }
-    seen[page - 1] = cursor_hash(page_info);
-    for (unsigned i = 0; i + 1 < page; i++) {
-        if (seen[i] == seen[page - 1]) {
-            return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE,
-                                "page %u: the Link header leads back to a page already read", page);
-        }
-    }
-    if (page >= c->max_pages) {
-        return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_LIMIT,
-                            "more than %u pages (SHOPIFY_MAX_PAGES)", c->max_pages);
+    rc = shopify_next_cursor(c, seen, page, page_info, "the Link header", report);
+    if (rc != RETAIL_OK) {
+        return rc;
     }
     /* Shopify refuses other parameters beside page_info, limit aside. */
     snprintf(url, cap, "%s/admin/api/%s/products.json?limit=%d&page_info=%s", c->base_url,

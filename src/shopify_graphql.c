@@ -164,9 +164,10 @@ note_cost(struct shopify_client *c, const json_t *root)
     return json_number_value(json_object_get(cost, "requestedQueryCost"));
 }
 
-/* The code of the first error that has one ("" when none). */
+/* The first error's code that is want (any code when want is NULL); ""
+ * when there is none. */
 static const char *
-error_code(const json_t *errors)
+error_code(const json_t *errors, const char *want)
 {
     size_t i;
     const json_t *e;
@@ -176,7 +177,7 @@ error_code(const json_t *errors)
         const char *code =
             json_string_value(json_object_get(json_object_get(e, "extensions"), "code"));
 
-        if (code != NULL) {
+        if (code != NULL && (want == NULL || strcmp(code, want) == 0)) {
             return code;
         }
     }
@@ -186,19 +187,7 @@ error_code(const json_t *errors)
 static bool
 has_error_code(const json_t *errors, const char *code)
 {
-    size_t i;
-    const json_t *e;
-
-    json_array_foreach(errors, i, e)
-    {
-        const char *c =
-            json_string_value(json_object_get(json_object_get(e, "extensions"), "code"));
-
-        if (c != NULL && strcmp(c, code) == 0) {
-            return true;
-        }
-    }
-    return false;
+    return error_code(errors, code)[0] != '\0';
 }
 
 /* The first error's message, made safe to log: printable ASCII only. */
@@ -222,13 +211,16 @@ error_message(const json_t *errors, char *out, size_t cap)
  * when it has data and no error. THROTTLED waits what Shopify's bucket
  * needs and asks again inside the deadline; MAX_COST_EXCEEDED returns
  * RETAIL_ERR_LIMIT, for the caller to ask for less; any other error fails
- * the refresh, and so does data that comes with errors (partial data). */
+ * the refresh, and so does data that comes with errors (partial data).
+ * variables is taken (NULL, as from a json_pack that failed: out of
+ * memory). */
 static int
 graphql(struct shopify_client *c, const char *query, json_t *variables, double estimate,
         const char *what, int64_t deadline_ms, struct fetch_report *report, json_t **data)
 {
     char url[URL_MAX];
-    json_t *request = json_pack("{s:s, s:O}", "query", query, "variables", variables);
+    json_t *request =
+        variables != NULL ? json_pack("{s:s, s:o}", "query", query, "variables", variables) : NULL;
     char *text = request != NULL ? json_dumps(request, JSON_COMPACT) : NULL;
     int rc = RETAIL_OK;
 
@@ -304,7 +296,7 @@ graphql(struct shopify_client *c, const char *query, json_t *variables, double e
                      message);
             rc = shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_LIMIT, "%s: %s", what, message);
         } else if (!json_is_object(got)) {
-            const char *code = error_code(errors);
+            const char *code = error_code(errors, NULL);
             bool denied = strcmp(code, "ACCESS_DENIED") == 0;
 
             log_warn("shopify", "%s: GraphQL error %s: %s", what, code[0] ? code : "(no code)",
@@ -320,10 +312,10 @@ graphql(struct shopify_client *c, const char *query, json_t *variables, double e
                                      : "");
         } else {
             log_warn("shopify", "%s: data came with errors, refused (%s: %s)", what,
-                     error_code(errors), message);
+                     error_code(errors, NULL), message);
             rc = shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_UPSTREAM,
-                              "%s: partial data with errors (%s: %s)", what, error_code(errors),
-                              message);
+                              "%s: partial data with errors (%s: %s)", what,
+                              error_code(errors, NULL), message);
         }
         json_decref(root);
         break;
@@ -484,16 +476,12 @@ more_variants(struct shopify_client *c, const json_t *product, const json_t *fir
         return RETAIL_OK; /* no client: mapping only (shopify_graphql_map_page) */
     }
     while (json_array_size(all) < PRODUCT_VARIANTS_MAX) {
-        json_t *vars = json_pack("{s:O, s:i, s:s}", "id", id, "first", per_page, "after", cursor);
         json_t *data = NULL;
         const json_t *conn;
 
-        if (vars == NULL) {
-            return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_NOMEM, "out of memory");
-        }
-        rc = graphql(c, VARIANTS_QUERY, vars, VARIANTS_COST(per_page), "product variants",
-                     deadline_ms, report, &data);
-        json_decref(vars);
+        rc = graphql(c, VARIANTS_QUERY,
+                     json_pack("{s:O, s:i, s:s}", "id", id, "first", per_page, "after", cursor),
+                     VARIANTS_COST(per_page), "product variants", deadline_ms, report, &data);
         if (rc == RETAIL_ERR_LIMIT && c->cost_exceeded && per_page > 1) {
             per_page /= 2; /* priced above what this code expects: ask for less */
             report->failure = FETCH_OK;
@@ -723,18 +711,14 @@ static int
 bulk_start(struct shopify_client *c, char *id, size_t cap, int64_t deadline_ms,
            struct fetch_report *report)
 {
-    json_t *vars = json_pack("{s:s}", "query", BULK_QUERY);
     json_t *data = NULL;
     const json_t *payload;
     const json_t *errors;
     const char *got;
     int rc;
 
-    if (vars == NULL) {
-        return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_NOMEM, "out of memory");
-    }
-    rc = graphql(c, BULK_MUTATION, vars, 10, "bulk operation start", deadline_ms, report, &data);
-    json_decref(vars);
+    rc = graphql(c, BULK_MUTATION, json_pack("{s:s}", "query", BULK_QUERY), 10,
+                 "bulk operation start", deadline_ms, report, &data);
     if (rc != RETAIL_OK) {
         return rc;
     }
@@ -765,7 +749,6 @@ bulk_wait(struct shopify_client *c, const char *id, char *url, size_t cap, int64
     int64_t started = clock_mono_ms();
 
     for (;;) {
-        json_t *vars;
         json_t *data = NULL;
         const json_t *op;
         const char *status;
@@ -785,13 +768,8 @@ bulk_wait(struct shopify_client *c, const char *id, char *url, size_t cap, int64
                                 "cancelled by shutdown");
         }
         wait = wait * 3 / 2 < BULK_POLL_MAX_MS ? wait * 3 / 2 : BULK_POLL_MAX_MS;
-        vars = json_pack("{s:s}", "id", id);
-        if (vars == NULL) {
-            return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_NOMEM, "out of memory");
-        }
-        rc = graphql(c, BULK_STATUS_QUERY, vars, 2, "bulk operation status", deadline_ms, report,
-                     &data);
-        json_decref(vars);
+        rc = graphql(c, BULK_STATUS_QUERY, json_pack("{s:s}", "id", id), 2, "bulk operation status",
+                     deadline_ms, report, &data);
         if (rc != RETAIL_OK) {
             return rc;
         }
@@ -881,7 +859,6 @@ bulk_fetch(struct shopify_client *c, struct catalog_builder *builder, const char
 static int
 wants_bulk(struct shopify_client *c, bool *bulk, int64_t deadline_ms, struct fetch_report *report)
 {
-    json_t *vars = json_object();
     json_t *data = NULL;
     const json_t *count;
     const char *precision;
@@ -889,14 +866,9 @@ wants_bulk(struct shopify_client *c, bool *bulk, int64_t deadline_ms, struct fet
 
     *bulk = false;
     if (c->bulk_threshold == 0) {
-        json_decref(vars);
         return RETAIL_OK;
     }
-    if (vars == NULL) {
-        return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_NOMEM, "out of memory");
-    }
-    rc = graphql(c, COUNT_QUERY, vars, 1, "products count", deadline_ms, report, &data);
-    json_decref(vars);
+    rc = graphql(c, COUNT_QUERY, json_object(), 1, "products count", deadline_ms, report, &data);
     if (rc != RETAIL_OK) {
         return rc;
     }
@@ -908,22 +880,6 @@ wants_bulk(struct shopify_client *c, bool *bulk, int64_t deadline_ms, struct fet
         json_is_integer(count) && ((unsigned long)json_integer_value(count) > c->bulk_threshold ||
                                    (precision != NULL && strcmp(precision, "AT_LEAST") == 0 &&
                                     (unsigned long)json_integer_value(count) >= c->bulk_threshold));
-    if (!*bulk && json_is_integer(count) && c->cost_known) {
-        double paging_ms =
-            (double)json_integer_value(count) * POINTS_PER_PRODUCT * 1000.0 / c->cost_restore;
-        double left_ms = (double)(deadline_ms - clock_mono_ms());
-
-        if (paging_ms > left_ms / 2) {
-            log_info("shopify",
-                     "%lld products would take about %.0f s to page through at %.0f points a "
-                     "second, more than half the refresh deadline: reading them with a bulk "
-                     "operation",
-                     (long long)json_integer_value(count), paging_ms / 1000.0, c->cost_restore);
-            *bulk = true;
-        }
-        json_decref(data);
-        return RETAIL_OK;
-    }
     if (*bulk) {
         log_info("shopify",
                  "%lld%s products, more than SHOPIFY_BULK_THRESHOLD (%lu): reading "
@@ -931,6 +887,18 @@ wants_bulk(struct shopify_client *c, bool *bulk, int64_t deadline_ms, struct fet
                  (long long)json_integer_value(count),
                  precision != NULL && strcmp(precision, "AT_LEAST") == 0 ? " or more" : "",
                  c->bulk_threshold);
+    } else if (json_is_integer(count) && c->cost_known) {
+        double paging_ms =
+            (double)json_integer_value(count) * POINTS_PER_PRODUCT * 1000.0 / c->cost_restore;
+
+        if (paging_ms > (double)(deadline_ms - clock_mono_ms()) / 2) {
+            log_info("shopify",
+                     "%lld products would take about %.0f s to page through at %.0f points a "
+                     "second, more than half the refresh deadline: reading them with a bulk "
+                     "operation",
+                     (long long)json_integer_value(count), paging_ms / 1000.0, c->cost_restore);
+            *bulk = true;
+        }
     }
     json_decref(data);
     return RETAIL_OK;
@@ -941,17 +909,12 @@ static int
 shop_currency(struct shopify_client *c, char out[CURRENCY_MAX], int64_t deadline_ms,
               struct fetch_report *report)
 {
-    json_t *vars = json_object();
     json_t *data = NULL;
     const char *code;
     int rc;
 
     out[0] = '\0';
-    if (vars == NULL) {
-        return shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_NOMEM, "out of memory");
-    }
-    rc = graphql(c, SHOP_QUERY, vars, SHOP_COST, "shop", deadline_ms, report, &data);
-    json_decref(vars);
+    rc = graphql(c, SHOP_QUERY, json_object(), SHOP_COST, "shop", deadline_ms, report, &data);
     if (rc != RETAIL_OK) {
         return rc;
     }
@@ -961,20 +924,6 @@ shop_currency(struct shopify_client *c, char out[CURRENCY_MAX], int64_t deadline
     }
     json_decref(data);
     return RETAIL_OK;
-}
-
-/* FNV-1a of a cursor, to notice a connection that leads back to a page
- * already read. */
-static uint64_t
-cursor_hash(const char *cursor)
-{
-    uint64_t h = 14695981039346656037ULL;
-
-    for (const char *p = cursor; *p != '\0'; p++) {
-        h ^= (unsigned char)*p;
-        h *= 1099511628211ULL;
-    }
-    return h;
 }
 
 int
@@ -1002,22 +951,16 @@ shopify_graphql_fetch(struct shopify_client *c, struct catalog_builder *builder,
         }
     }
     while (rc == RETAIL_OK) {
-        json_t *vars =
-            json_pack("{s:i, s:i}", "first", (int)first, "variants", VARIANTS_PER_PRODUCT);
+        /* "after": null on the first page. */
+        json_t *vars = json_pack("{s:i, s:i, s:s?}", "first", (int)first, "variants",
+                                 VARIANTS_PER_PRODUCT, "after", cursor[0] != '\0' ? cursor : NULL);
         json_t *data = NULL;
         const json_t *conn;
         char what[64];
 
-        if (vars == NULL ||
-            (cursor[0] != '\0' && json_object_set_new(vars, "after", json_string(cursor)) != 0)) {
-            json_decref(vars);
-            rc = shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_NOMEM, "out of memory");
-            break;
-        }
         snprintf(what, sizeof(what), "products page %u", page);
         rc = graphql(c, PAGE_QUERY, vars, PAGE_COST(first, VARIANTS_PER_PRODUCT), what, deadline_ms,
                      report, &data);
-        json_decref(vars);
         if (rc == RETAIL_ERR_LIMIT && c->cost_exceeded && first > 1) {
             first /= 2; /* priced above what this code expects: ask for less */
             log_info("shopify", "asking for %u products a page from now on", first);
@@ -1033,18 +976,7 @@ shopify_graphql_fetch(struct shopify_client *c, struct catalog_builder *builder,
         rc = add_products(c, builder, json_object_get(conn, "nodes"), currency, page, deadline_ms,
                           report);
         if (rc == RETAIL_OK && next_cursor(conn, cursor)) {
-            seen[page - 1] = cursor_hash(cursor);
-            for (unsigned i = 0; i + 1 < page; i++) {
-                if (seen[i] == seen[page - 1]) {
-                    rc =
-                        shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_PARSE,
-                                     "page %u: the cursor leads back to a page already read", page);
-                }
-            }
-            if (rc == RETAIL_OK && page >= c->max_pages) {
-                rc = shopify_fail(report, FETCH_BAD_DATA, RETAIL_ERR_LIMIT,
-                                  "more than %u pages (SHOPIFY_MAX_PAGES)", c->max_pages);
-            }
+            rc = shopify_next_cursor(c, seen, page, cursor, "the cursor", report);
             page++;
             json_decref(data);
             continue;

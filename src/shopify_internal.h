@@ -86,6 +86,13 @@ bool shopify_pause(struct shopify_client *c, int64_t ms);
 int shopify_call(struct shopify_client *c, const char *url, const char *post, size_t post_len,
                  const char *what, int64_t deadline_ms, struct fetch_report *report) RETAIL_WUR;
 
+/* Notes cursor (which page `page` led to; seen has max_pages entries) and
+ * fails the fetch when an earlier page led there too (via names what
+ * gave it) or when it would be a page past max_pages. */
+int shopify_next_cursor(const struct shopify_client *c, uint64_t *seen, unsigned page,
+                        const char *cursor, const char *via,
+                        struct fetch_report *report) RETAIL_WUR;
+
 /* GETs url without the access token (a bulk operation's result lives
  * elsewhere, behind a signed URL), handing the body to sink as it arrives,
  * up to max_bytes. */

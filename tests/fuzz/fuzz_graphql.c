@@ -6,9 +6,9 @@
  * built must render as JSON. */
 #include "../../src/shopify_internal.h"
 
+#include "fuzz_render.h"
 #include "retail/catalog.h"
 
-#include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,23 +21,11 @@ static void
 check(struct catalog_builder *b)
 {
     struct catalog *c = catalog_builder_finish(b, CATALOG_ORIGIN_SHOPIFY, 1000, NULL);
-    struct catalog_page page = {0, 250, 1, NULL, 0};
-    struct buf out;
 
-    if (c == NULL) {
-        return;
+    if (c != NULL) {
+        fuzz_render_must_parse(c);
+        catalog_unref(c);
     }
-    buf_init(&out, 64u * 1024 * 1024);
-    if (catalog_render_page(c, &page, "cache", &out) == RETAIL_OK) {
-        json_t *parsed = json_loadb(out.data, out.len, 0, NULL);
-
-        if (parsed == NULL) {
-            abort(); /* every answer is JSON */
-        }
-        json_decref(parsed);
-    }
-    buf_deinit(&out);
-    catalog_unref(c);
 }
 
 int

@@ -81,16 +81,26 @@ class SameAnswersTest(unittest.TestCase):
         self.assertEqual(answers["bulk"], answers["rest"])
 
 
-class CostTest(unittest.TestCase):
+class GraphQLTestCase(unittest.TestCase):
+    """A mock Shopify of `products` for each test, and servers that read it
+    by GraphQL with SHOPIFY_BULK_THRESHOLD=`bulk_threshold`."""
+    products = 100
+    bulk_threshold = 10000
+
     def setUp(self):
-        self.mock = MockShopify(products=400)
+        self.mock = MockShopify(products=self.products)
         self.addCleanup(self.mock.stop)
 
     def start(self, **extra):
-        server = RetailApi(shopify_env(self.mock, SHOPIFY_API="graphql",
-                                       SHOPIFY_BULK_THRESHOLD="0", **extra))
+        extra.setdefault("SHOPIFY_BULK_THRESHOLD", str(self.bulk_threshold))
+        server = RetailApi(shopify_env(self.mock, SHOPIFY_API="graphql", **extra))
         self.addCleanup(server.stop)
         return server
+
+
+class CostTest(GraphQLTestCase):
+    products = 400
+    bulk_threshold = 0  # pages only
 
     def test_paced_by_the_cost_bucket_it_is_never_throttled(self):
         # A small restore rate: each page asks for up to 886 points and
@@ -141,13 +151,13 @@ class CostTest(unittest.TestCase):
                                  if not q["errors"]), 500)
 
 
-class GraphQLErrorsTest(unittest.TestCase):
+class GraphQLErrorsTest(GraphQLTestCase):
+    products = 50
+
     def test_errors_fail_the_refresh_and_the_catalog_stays(self):
-        mock = MockShopify(products=50)
-        self.addCleanup(mock.stop)
-        server = RetailApi(shopify_env(mock, SHOPIFY_API="graphql", CACHE_TTL_SECONDS="1",
-                                       REFRESH_BACKOFF_MAX_SECONDS="1", SHOPIFY_MAX_RETRIES="0"))
-        self.addCleanup(server.stop)
+        mock = self.mock
+        server = self.start(CACHE_TTL_SECONDS="1", REFRESH_BACKOFF_MAX_SECONDS="1",
+                            SHOPIFY_MAX_RETRIES="0")
         wait_until(lambda: catalog_size(server) == 50, 15, "the first catalog")
         before = server.get("/v1/products?limit=250").body
         for mode, text, kind in [
@@ -226,16 +236,9 @@ class ExpiringTokensTest(unittest.TestCase):
         self.assertNotIn(TOKEN, server.log_text())
 
 
-class BulkTest(unittest.TestCase):
-    def setUp(self):
-        self.mock = MockShopify(products=120)
-        self.addCleanup(self.mock.stop)
-
-    def start(self, **extra):
-        server = RetailApi(shopify_env(self.mock, SHOPIFY_API="graphql",
-                                       SHOPIFY_BULK_THRESHOLD="100", **extra))
-        self.addCleanup(server.stop)
-        return server
+class BulkTest(GraphQLTestCase):
+    products = 120
+    bulk_threshold = 100
 
     def test_a_failed_bulk_operation_fails_the_refresh_and_keeps_the_catalog(self):
         server = self.start(CACHE_TTL_SECONDS="1", REFRESH_BACKOFF_MAX_SECONDS="1")
@@ -251,9 +254,7 @@ class BulkTest(unittest.TestCase):
         # 120 products (far below the threshold) at 10 points a second
         # would take minutes to page through: a bulk operation instead.
         self.mock.set_graphql(maximum=1000, restore=10)
-        server = RetailApi(shopify_env(self.mock, SHOPIFY_API="graphql",
-                                       SHOPIFY_REFRESH_DEADLINE_MS="20000"))
-        self.addCleanup(server.stop)
+        server = self.start(SHOPIFY_BULK_THRESHOLD="10000", SHOPIFY_REFRESH_DEADLINE_MS="20000")
         wait_until(lambda: catalog_size(server) == 120, 15, "the catalog in bulk")
         self.assertIn("120 products would take about 144 s to page through at 10 points a second",
                       server.log_text())

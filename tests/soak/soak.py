@@ -75,7 +75,6 @@ class Window:
         self.latencies = []
         self.requests = 0
         self.failures = 0
-        self.rss = []
         self.events = []
 
 
@@ -247,7 +246,6 @@ class Soak:
             kib = rss_kib(self.server.pid)
             now = time.monotonic() - self.t0
             with self.lock:
-                self.window(now).rss.append(kib)
                 self.rss.append((now, kib))
             self.stopping.wait(0.25)
 
@@ -280,7 +278,8 @@ class Soak:
         for w in windows:
             lat = sorted(w.latencies)
             q = (lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000) if lat else (lambda p: 0)
-            rss = statistics.median(w.rss) / 1024 if w.rss else 0
+            rss = [kib for at, kib in self.rss if w.start <= at < w.start + self.window_s]
+            rss = statistics.median(rss) / 1024 if rss else 0
             out(f"| {w.start:.0f} | {w.requests} | {w.failures} | {q(0.50):.2f} | {q(0.99):.2f} | "
                 f"{(lat[-1] * 1000 if lat else 0):.1f} | {rss:.1f} | {' '.join(w.events)} |")
         total = sum(w.requests for w in windows)
@@ -292,7 +291,7 @@ class Soak:
         baseline = statistics.median(first) if first else 0
         final = statistics.median(last) if last else 0
         growth = (final / baseline - 1) * 100 if baseline else float("inf")
-        peak = max((max(w.rss) for w in windows if w.rss), default=0)
+        peak = max((kib for _, kib in self.rss), default=0)
         reloads, stats = self.reloads_done, self.shopify_stats
         worst_p99 = max((sorted(w.latencies)[int(0.99 * len(w.latencies))] * 1000
                          for w in windows if w.latencies), default=0)
