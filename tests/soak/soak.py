@@ -26,7 +26,8 @@ which must get 401). A failure is any other status, a connection error,
 a products answer that is not JSON with products, or an answer slower
 than the hotfix's targets (2 s for products, 500 ms for /health).
 
-Memory: VmRSS is read four times a second. The first 20 % of the run (at
+Memory: VmRSS is read four times a second. (Judged from 10-minute runs on;
+a shorter run only reports it.) The first 20 % of the run (at
 least 20 s) is warm-up; growth is the median RSS over the last quarter of
 the rest against the median over its first quarter, and must stay under
 5 %. (Medians of many samples: RSS swings by a few per cent with each
@@ -285,6 +286,11 @@ class Soak:
         total = sum(w.requests for w in windows)
         failures = sum(w.failures for w in windows)
         warm = max(20.0, self.duration * 0.2)
+        # Over a short run RSS growth is noise (each refresh leaves the heap
+        # at a slightly different level: +-10 % in one minute): it is judged
+        # from 10 minutes on, and only reported before (valgrind and
+        # LeakSanitizer are the leak checks of the test suite).
+        judged = self.duration >= 600
         quarter = (self.duration - warm) / 4
         first = [kib for at, kib in self.rss if warm <= at < warm + quarter]
         last = [kib for at, kib in self.rss if at >= self.duration - quarter]
@@ -301,7 +307,7 @@ class Soak:
         out(f"p99 per window: worst {worst_p99:.2f} ms")
         out(f"RSS (median): {baseline / 1024:.2f} MiB in the first quarter after warm-up "
             f"({warm:.0f} s), {final / 1024:.2f} MiB in the last quarter: growth {growth:+.1f} % "
-            f"(limit 5 %); peak {peak / 1024:.1f} MiB")
+            f"(limit 5 %{'' if judged else ', judged from 10 min on'}); peak {peak / 1024:.1f} MiB")
         out(f"reloads: {reloads} of {self.reloads_sent} took effect; Shopify calls: "
             f"{json.dumps(stats.get('requests', {}))}, throttled {stats.get('throttled', '?')}")
         out(f"exit code on SIGTERM: {exit_code}")
@@ -310,7 +316,7 @@ class Soak:
         if self.args.rss_out:
             with open(self.args.rss_out, "w", encoding="ascii") as f:
                 f.write("".join(f"{at:.2f} {kib}\n" for at, kib in self.rss))
-        passed = (failures == 0 and growth < 5.0 and reloads == self.reloads_sent
+        passed = (failures == 0 and (growth < 5.0 or not judged) and reloads == self.reloads_sent
                   and exit_code == 0 and total > 0)
         out(f"soak: {'PASS' if passed else 'FAIL'}")
         return passed, "\n".join(lines) + "\n"
