@@ -55,6 +55,9 @@ product_price_valid(const char *text)
         while (isdigit((unsigned char)*p)) {
             p++;
         }
+        if (p - text - (text[0] == '-') > PRODUCT_PRICE_DIGITS) {
+            return false;
+        }
     } else {
         return false;
     }
@@ -121,6 +124,9 @@ string_or_null(const json_t *obj, const char *key)
     return json_string_value(json_object_get(obj, key)); /* NULL unless a string */
 }
 
+/* 10^PRODUCT_PRICE_DIGITS: the first price too large to write. */
+#define PRICE_LIMIT 1000000000000000LL
+
 /* Copies a Shopify price (a decimal string, or a JSON number for older
  * payloads) into out as text; leaves out empty when there is none. */
 static void
@@ -131,15 +137,16 @@ price_text(const json_t *value, char out[PRODUCT_PRICE_MAX])
     if (json_is_string(value) && product_price_valid(json_string_value(value)) &&
         json_string_value(value)[0] != '-') {
         memcpy(out, json_string_value(value), json_string_length(value) + 1);
-    } else if (json_is_integer(value) && json_integer_value(value) >= 0) {
+    } else if (json_is_integer(value) && json_integer_value(value) >= 0 &&
+               json_integer_value(value) < PRICE_LIMIT) {
         snprintf(out, PRODUCT_PRICE_MAX, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
     } else if (json_is_real(value) && isfinite(json_real_value(value)) &&
-               !signbit(json_real_value(value))) {
+               !signbit(json_real_value(value)) && json_real_value(value) < PRICE_LIMIT) {
         double d = json_real_value(value);
 
         /* The shortest fixed-point text that reads back as the same double,
          * so 29.99 stays 29.99 and 30.0 becomes 30; exponent form only for
-         * values that fixed point cannot hold in the buffer. */
+         * tiny values that fixed point cannot hold in the buffer. */
         for (int digits = 0; digits <= 12; digits++) {
             int n = snprintf(out, PRODUCT_PRICE_MAX, "%.*f", digits, d);
 
@@ -485,7 +492,8 @@ want_price(const json_t *obj, const char *field, char out[PRODUCT_PRICE_MAX], co
     }
     price_text(value, out);
     if (out[0] == '\0' || strtod(out, NULL) < 0) {
-        snprintf(err, errlen, "%s: \"%s\" must be a non-negative number or null", who, field);
+        snprintf(err, errlen, "%s: \"%s\" must be a non-negative number below 10^15, or null", who,
+                 field);
         return false;
     }
     return true;

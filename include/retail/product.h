@@ -23,6 +23,10 @@
 
 #define PRODUCT_ID_MAX 64    /* an id, NUL included */
 #define PRODUCT_PRICE_MAX 40 /* a decimal price, NUL included */
+/* Digits before a price's decimal point: past 2^53 a JSON number is not read
+ * back exactly by every client (RFC 8259, section 6), and jansson refuses an
+ * integer past 2^63, so a larger price is written as null. */
+#define PRODUCT_PRICE_DIGITS 15
 #define PRODUCT_VARIANTS_MAX 2048
 /* Text fields longer than these make a product unusable (it is skipped and
  * counted): bounded answers whatever upstream sends. */
@@ -53,7 +57,8 @@ int product_from_answer(const json_t *src, struct buf *out, struct product_key *
                         size_t errlen) RETAIL_WUR;
 
 /* True if text is a JSON number of the form -?(0|[1-9][0-9]*)(.[0-9]+)?,
- * at most PRODUCT_PRICE_MAX - 1 bytes: a price we can write as it came. */
+ * at most PRODUCT_PRICE_MAX - 1 bytes with at most PRODUCT_PRICE_DIGITS
+ * digits before the point: a price we can write as it came. */
 bool product_price_valid(const char *text);
 
 /* Writes a Shopify id (a positive JSON integer, a decimal string, or a

@@ -123,7 +123,9 @@ class UntrustedUpstreamTest(unittest.TestCase):
             {**base, "id": 7003, "variants": None, "images": [None], "image": 5,
              "title": 123, "body_html": ["a"], "tags": 7},  # wrong types: defaults
             {**base, "id": 7004, "variants": [{"id": 1, "price": "-0"},
-                                              {"id": 2, "price": "1e309"}]},  # null prices
+                                              {"id": 2, "price": "1e309"},
+                                              {"id": 4, "price": "1000000000000000.00"},
+                                              {"id": 5, "price": 8.888e30}]},  # null prices
             {**base, "id": "99999999999999999999"},  # past 2^63 as a string: an id
             {**base, "id": 7005, "variants": [None, {"id": 3, "price": "5.00",
                                                      "inventory_quantity": "many"}]},
@@ -140,7 +142,7 @@ class UntrustedUpstreamTest(unittest.TestCase):
                           odd["variants"]), ("", "", [], None, []))
         prices = self.server.get("/v1/products/7004").json()["product"]
         self.assertIsNone(prices["price"])
-        self.assertEqual([v["price"] for v in prices["variants"]], [None, None])
+        self.assertEqual([v["price"] for v in prices["variants"]], [None] * 4)
         self.assertEqual(self.server.get("/v1/products/7005").json()["product"]["price"], 5.0)
         self.assertRegex(self.server.log_text(), r"[1-9]\d* unusable products skipped")
         self.mock.set_mode("ok")

@@ -197,8 +197,11 @@ prices_that_are_not_decimals_are_null(void **state)
                                       "1,00",
                                       "NaN",
                                       "0x10",
-                                      "12345678901234567890123456789012345678901"};
-    static const char *const good[] = {"0", "0.00", "19.99", "-1.5", "1000000"};
+                                      "12345678901234567890123456789012345678901",
+                                      "1000000000000000",
+                                      "-1000000000000000.5"};
+    static const char *const good[] = {
+        "0", "0.00", "19.99", "-1.5", "1000000", "999999999999999.99", "-999999999999999"};
 
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -274,9 +277,11 @@ products_without_a_usable_id_are_refused(void **state)
 static void
 hostile_prices_are_null(void **state)
 {
-    static const char *const prices[] = {"\"-0\"", "\"-0.00\"", "\"-5.00\"",    "\"1e309\"",
-                                         "-3",     "-0.0",      "\"Infinity\"", "\"\"",
-                                         "{}",     "[1]",       "true"};
+    static const char *const prices[] = {"\"-0\"", "\"-0.00\"", "\"-5.00\"", "\"1e309\"", "-3",
+                                         "-0.0", "\"Infinity\"", "\"\"", "{}", "[1]", "true",
+                                         /* 10^15 and up: not read back exactly */
+                                         "1000000000000000", "\"1000000000000000.00\"",
+                                         "8888888888888888888888888888880.99", "1e300"};
 
     (void)state;
     for (size_t i = 0; i < sizeof(prices) / sizeof(prices[0]); i++) {
@@ -483,6 +488,7 @@ answer_shape_errors_name_the_field(void **state)
         {"{\"id\":\"1\",\"title\":\"t\",\"tags\":[1]}", "\"tags\" must be an array"},
         {"{\"id\":\"1\",\"title\":\"t\",\"price\":\"abc\"}", "\"price\" must be"},
         {"{\"id\":\"1\",\"title\":\"t\",\"price\":-3}", "\"price\" must be"},
+        {"{\"id\":\"1\",\"title\":\"t\",\"price\":1e15}", "\"price\" must be"},
         {"{\"id\":\"1\",\"title\":\"t\",\"in_stock\":\"yes\"}", "\"in_stock\""},
         {"{\"id\":\"1\",\"title\":\"t\",\"inventory_quantity\":1.5}", "\"inventory_quantity\""},
         {"{\"id\":\"1\",\"title\":\"t\",\"variants\":{}}", "\"variants\" must be an array"},
@@ -519,7 +525,7 @@ answer_prices_use_the_shortest_text(void **state)
     } cases[] = {
         {"29.99", "\"price\":29.99,"},     {"30.0", "\"price\":30,"},
         {"30", "\"price\":30,"},           {"0.1", "\"price\":0.1,"},
-        {"\"19.90\"", "\"price\":19.90,"}, {"1e300", "\"price\":1.0000000000000001e+300,"},
+        {"\"19.90\"", "\"price\":19.90,"}, {"999999999999999.9", "\"price\":999999999999999.9,"},
     };
 
     (void)state;
