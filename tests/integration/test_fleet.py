@@ -149,6 +149,22 @@ class CleanEndTest(unittest.TestCase):
         self.assertNotIn("published 290", server.log_text())
         print(f"\n  shutdown: a stalled read abandoned, exit in {took * 1000:.0f} ms", end="")
 
+    def test_a_wait_before_retrying_is_cut_short_at_shutdown(self):
+        mock = MockShopify(products=10)
+        self.addCleanup(mock.stop)
+        mock.set_mode("status", status=429, retry_after="30")
+        server = RetailApi(shopify_env(mock, SHOPIFY_REFRESH_DEADLINE_MS=120000))
+        self.addCleanup(server.stop)
+        wait_until(lambda: "retrying GET" in server.log_text(), 10, "a wait before a retry")
+        started = time.monotonic()
+        server.popen.send_signal(signal.SIGTERM)
+        code = server.popen.wait(10)
+        took = time.monotonic() - started
+        self.assertEqual(code, 0)
+        self.assertLess(took, 2.0)  # not the 30 s Shopify asked for
+        self.assertNotIn("published", server.log_text())
+        print(f"\n  shutdown: a 30 s wait cut short, exit in {took * 1000:.0f} ms", end="")
+
 
 class RedisUnderLoadTest(unittest.TestCase):
     def test_redis_stopped_slow_and_restarted_under_load(self):
