@@ -570,8 +570,8 @@ config_set(struct config *cfg, const char *key, const char *value, const char *o
             rc = empty ? RETAIL_OK : replace_string(&cfg->shop_token, value);
         }
     } else if (strcmp(key, "SHOPIFY_CLIENT_ID") == 0 || strcmp(key, "SHOPIFY_CLIENT_SECRET") == 0) {
-        bool secret = key[15] == 'S';
-        char **slot = secret ? &cfg->shop_client_secret : &cfg->shop_client_id;
+        char **slot = strcmp(key, "SHOPIFY_CLIENT_SECRET") == 0 ? &cfg->shop_client_secret
+                                                                : &cfg->shop_client_id;
 
         if (!empty && !printable_token(value, CONFIG_TOKEN_LEN_MAX, true)) {
             snprintf(inner, sizeof(inner),

@@ -297,8 +297,8 @@ shopify_cancel(struct shopify_client *c)
     curl_multi_wakeup(c->multi); /* thread-safe: ends a poll in progress */
 }
 
-bool
-shopify_pause(struct shopify_client *c, int64_t ms)
+int
+shopify_pause(struct shopify_client *c, int64_t ms, struct fetch_report *report)
 {
     int64_t until = clock_mono_ms() + ms;
 
@@ -306,11 +306,11 @@ shopify_pause(struct shopify_client *c, int64_t ms)
         int64_t left = until - clock_mono_ms();
 
         if (left <= 0) {
-            return true;
+            return RETAIL_OK;
         }
         curl_multi_poll(c->multi, NULL, 0, (int)(left > 1000 ? 1000 : left), NULL);
     }
-    return false;
+    return shopify_fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED, "cancelled by shutdown");
 }
 
 /* Runs the easy handle to completion through the multi handle, so that
@@ -424,10 +424,7 @@ pace(struct shopify_client *c, int64_t deadline_ms, struct fetch_report *report)
     log_debug("shopify", "pacing: %d of %d calls in use, waiting %lld ms", c->bucket_used,
               c->bucket_size, (long long)wait);
     report->paced_ms += wait;
-    if (!shopify_pause(c, wait)) {
-        return shopify_fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED, "cancelled by shutdown");
-    }
-    return RETAIL_OK;
+    return shopify_pause(c, wait, report);
 }
 
 static void
@@ -625,9 +622,8 @@ call(struct shopify_client *c, const char *url, const char *what, int64_t deadli
         log_info("shopify", "retrying %s %s in %lld ms (retry %u of %u)", METHOD(c), what,
                  (long long)pause, attempt + 1, (unsigned)atomic_load(&c->max_retries));
         report->retries++;
-        if (!shopify_pause(c, pause)) {
-            return shopify_fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED,
-                                "cancelled by shutdown");
+        if (shopify_pause(c, pause, report) != RETAIL_OK) {
+            return RETAIL_ERR_CANCELLED;
         }
     }
 }

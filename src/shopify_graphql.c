@@ -133,10 +133,7 @@ cost_pace(struct shopify_client *c, double cost, int64_t deadline_ms, struct fet
     log_debug("shopify", "pacing: %.0f of %.0f points available, %.0f needed, waiting %lld ms",
               available, c->cost_max, cost, (long long)wait);
     report->paced_ms += wait;
-    if (!shopify_pause(c, wait)) {
-        return shopify_fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED, "cancelled by shutdown");
-    }
-    return RETAIL_OK;
+    return shopify_pause(c, wait, report);
 }
 
 /* Reads extensions.cost; returns the requested cost (0 when absent). */
@@ -283,9 +280,8 @@ graphql(struct shopify_client *c, const char *query, json_t *variables, double e
                      need, c->cost_available, (long long)wait);
             report->retries++;
             report->paced_ms += wait;
-            if (!shopify_pause(c, wait)) {
-                rc = shopify_fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED,
-                                  "cancelled by shutdown");
+            rc = shopify_pause(c, wait, report);
+            if (rc != RETAIL_OK) {
                 break;
             }
             continue;
@@ -341,13 +337,37 @@ lower(const json_t *value)
     return json_string(small);
 }
 
-static void
-copy_field(json_t *to, const char *to_key, const json_t *from, const char *from_key)
-{
-    json_t *value = json_object_get(from, from_key);
+/* REST's name of a field, and GraphQL's. */
+struct field_name {
+    const char *rest;
+    const char *graphql;
+};
 
-    if (value != NULL) {
-        json_object_set(to, to_key, value);
+static const struct field_name variant_fields[] = {
+    {"id", "id"},
+    {"title", "title"},
+    {"sku", "sku"},
+    {"price", "price"},
+    {"compare_at_price", "compareAtPrice"},
+    {"inventory_quantity", "inventoryQuantity"},
+};
+
+static const struct field_name product_fields[] = {
+    {"id", "id"},         {"title", "title"},
+    {"handle", "handle"}, {"body_html", "descriptionHtml"},
+    {"vendor", "vendor"}, {"product_type", "productType"},
+};
+
+/* Copies the fields that from has, under their REST names. */
+static void
+copy_fields(json_t *to, const json_t *from, const struct field_name *names, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        json_t *value = json_object_get(from, names[i].graphql);
+
+        if (value != NULL) {
+            json_object_set(to, names[i].rest, value);
+        }
     }
 }
 
@@ -362,12 +382,7 @@ rest_variant(const json_t *v)
         json_decref(out);
         return json_null();
     }
-    copy_field(out, "id", v, "id");
-    copy_field(out, "title", v, "title");
-    copy_field(out, "sku", v, "sku");
-    copy_field(out, "price", v, "price");
-    copy_field(out, "compare_at_price", v, "compareAtPrice");
-    copy_field(out, "inventory_quantity", v, "inventoryQuantity");
+    copy_fields(out, v, variant_fields, sizeof(variant_fields) / sizeof(variant_fields[0]));
     json_object_set_new(out, "inventory_policy", lower(json_object_get(v, "inventoryPolicy")));
     if (json_is_object(item)) {
         /* REST says "shopify" for a tracked variant and null otherwise. */
@@ -426,12 +441,7 @@ rest_product(const json_t *p, const json_t *variants)
         json_decref(list);
         return NULL;
     }
-    copy_field(out, "id", p, "id");
-    copy_field(out, "title", p, "title");
-    copy_field(out, "handle", p, "handle");
-    copy_field(out, "body_html", p, "descriptionHtml");
-    copy_field(out, "vendor", p, "vendor");
-    copy_field(out, "product_type", p, "productType");
+    copy_fields(out, p, product_fields, sizeof(product_fields) / sizeof(product_fields[0]));
     json_object_set_new(out, "tags", rest_tags(json_object_get(p, "tags")));
     json_object_set_new(out, "status", lower(json_object_get(p, "status")));
     if (json_is_string(url)) {
@@ -763,9 +773,8 @@ bulk_wait(struct shopify_client *c, const char *id, char *url, size_t cap, int64
                                 id, (long long)(clock_mono_ms() - started));
         }
         report->paced_ms += wait;
-        if (!shopify_pause(c, wait)) {
-            return shopify_fail(report, FETCH_CANCELLED, RETAIL_ERR_CANCELLED,
-                                "cancelled by shutdown");
+        if (shopify_pause(c, wait, report) != RETAIL_OK) {
+            return RETAIL_ERR_CANCELLED;
         }
         wait = wait * 3 / 2 < BULK_POLL_MAX_MS ? wait * 3 / 2 : BULK_POLL_MAX_MS;
         rc = graphql(c, BULK_STATUS_QUERY, json_pack("{s:s}", "id", id), 2, "bulk operation status",

@@ -77,8 +77,9 @@ struct shopify_client {
 int shopify_fail(struct fetch_report *report, enum fetch_failure failure, int rc, const char *fmt,
                  ...) __attribute__((format(printf, 4, 5)));
 
-/* Waits ms, or less if cancelled; false when cancelled. */
-bool shopify_pause(struct shopify_client *c, int64_t ms);
+/* Waits ms, or less if cancelled. RETAIL_OK, or when cancelled
+ * RETAIL_ERR_CANCELLED with report filled in. */
+int shopify_pause(struct shopify_client *c, int64_t ms, struct fetch_report *report) RETAIL_WUR;
 
 /* One request (a GET, or a POST of post_len bytes of JSON when post is
  * set) with REST pacing and bounded retries, inside deadline_ms.

@@ -212,8 +212,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_json(self, status, body, headers=None):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_bytes(status, data, "application/json; charset=utf-8", headers)
+
+    def send_bytes(self, status, data, content_type, headers=None):
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -301,12 +304,7 @@ class Handler(BaseHTTPRequestHandler):
                 data = STATE["bulk_files"].get(path.rsplit("/", 1)[1])
             if data is None:
                 return self.send_json(404, {"errors": "Not Found"})
-            self.send_response(200)
-            self.send_header("Content-Type", "application/jsonl")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            return None
+            return self.send_bytes(200, data, "application/jsonl")
         if path.startswith("/__mock/fixed"):
             return self.send_json(200, STATE.get("fixed", b"{}"),
                                   {"Cache-Control": "public, max-age=3600"})
@@ -394,11 +392,7 @@ class Handler(BaseHTTPRequestHandler):
             return True
         if mode == "html500":
             page = b"<html><body><h1>500 Internal Server Error</h1></body></html>"
-            self.send_response(500)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
+            self.send_bytes(500, page, "text/html")
             return True
         if mode == "status":
             headers = {"Retry-After": retry_after} if status == 429 else {}
